@@ -1,0 +1,220 @@
+"""The contract every recipe implements.
+
+A recipe receives arrays and returns arrays: it never reads the store and never knows about
+campaigns. Training hands it an :class:`InteractionData` (one row per selected event, already
+coded to dense user and item indices); it returns a :class:`Model` whose learned arrays are
+saved as ``.npy`` files and which scores with numpy alone, so serving never needs the library
+that trained it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from engine.errors import InvalidInputError
+
+__all__ = [
+    "Hyperparameter",
+    "InteractionData",
+    "Model",
+    "Recipe",
+]
+
+
+@dataclass(frozen=True)
+class InteractionData:
+    """Selected interactions, one entry per event, coded to dense indices.
+
+    Attributes
+    ----------
+    user_indices, item_indices : int32 arrays
+        Dense codes in ``[0, num_users)`` and ``[0, num_items)``.
+    timestamps : int64 array
+        Epoch seconds.
+    event_types : int32 array
+        Index into ``event_type_names``; all zeros when the dataset has no EVENT_TYPE.
+    event_values : float32 array
+        EVENT_VALUE, NaN where the dataset has none.
+    """
+
+    user_indices: np.ndarray
+    item_indices: np.ndarray
+    timestamps: np.ndarray
+    event_types: np.ndarray
+    event_values: np.ndarray
+    num_users: int
+    num_items: int
+    event_type_names: tuple[str, ...] = ("",)
+
+    def __len__(self) -> int:
+        return int(self.user_indices.shape[0])
+
+    def subset(self, mask: np.ndarray, num_users: int | None = None) -> InteractionData:
+        """Return the events where ``mask`` holds; optionally with another user count."""
+        return InteractionData(
+            user_indices=self.user_indices[mask],
+            item_indices=self.item_indices[mask],
+            timestamps=self.timestamps[mask],
+            event_types=self.event_types[mask],
+            event_values=self.event_values[mask],
+            num_users=self.num_users if num_users is None else num_users,
+            num_items=self.num_items,
+            event_type_names=self.event_type_names,
+        )
+
+    def matrix(self, weights: np.ndarray | None = None) -> sp.csr_matrix:
+        """Users × items CSR matrix of summed ``weights`` (ones when not given), float32."""
+        values = np.ones(len(self), np.float32) if weights is None else weights.astype(np.float32)
+        shape = (self.num_users, self.num_items)
+        matrix = sp.csr_matrix((values, (self.user_indices, self.item_indices)), shape=shape)
+        matrix.sum_duplicates()
+        return matrix
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter: its type, default and allowed range or choices."""
+
+    name: str
+    kind: type
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    description: str = ""
+
+    def convert(self, value: Any) -> Any:
+        """Convert ``value`` (possibly a string, as the service passes them) and check it."""
+        try:
+            converted = _convert(self.kind, value)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"hyperparameter {self.name!r} must be {self.kind.__name__}, got {value!r}"
+            ) from None
+        self._check_range(converted)
+        return converted
+
+    def _check_range(self, value: Any) -> None:
+        if self.choices and value not in self.choices:
+            allowed = ", ".join(map(repr, self.choices))
+            raise InvalidInputError(
+                f"hyperparameter {self.name!r} must be one of {allowed}, got {value!r}"
+            )
+        low = -np.inf if self.minimum is None else self.minimum
+        high = np.inf if self.maximum is None else self.maximum
+        if self.kind in (int, float) and not low <= value <= high:
+            raise InvalidInputError(
+                f"hyperparameter {self.name!r} must be in [{self.minimum}, {self.maximum}], "
+                f"got {value!r}"
+            )
+
+
+def _convert(kind: type, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if isinstance(value, bool):
+            return value
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    return kind(value)
+
+
+class Model(ABC):
+    """A trained model: learned arrays plus numpy scoring.
+
+    ``score_users`` scores users seen in training; ``score_histories`` scores users from a
+    history given at request time (held-out users in evaluation, new users in serving).
+    """
+
+    recipe: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def num_items(self) -> int:
+        """Number of items the model scores."""
+
+    @abstractmethod
+    def score_users(self, user_indices: np.ndarray) -> np.ndarray:
+        """Scores of shape ``(len(user_indices), num_items)``, float32, higher is better."""
+
+    @abstractmethod
+    def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        """Scores for users given only their weighted histories (rows × num_items)."""
+
+    @abstractmethod
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The learned arrays to save, by file stem."""
+
+    @classmethod
+    @abstractmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any]
+    ) -> Model:
+        """Rebuild a model from :meth:`arrays` and the validated hyperparameters."""
+
+
+@dataclass
+class Recipe(ABC):
+    """An algorithm with declared hyperparameters.
+
+    Subclasses set ``name``, ``hyperparameters`` and ``model_class`` and implement
+    :meth:`fit`. :meth:`event_weights` turns selected events into the weight each adds to
+    the user × item matrix; the default counts every event once.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
+    model_class: ClassVar[type[Model]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Return every hyperparameter, defaults filled in, converted and range-checked.
+
+        Raises
+        ------
+        InvalidInputError
+            A name the recipe does not declare, or a value of the wrong type or range.
+        """
+        given = dict(values or {})
+        specs = {spec.name: spec for spec in cls.hyperparameters}
+        unknown = sorted(set(given) - set(specs))
+        if unknown:
+            known = ", ".join(sorted(specs)) or "none"
+            raise InvalidInputError(
+                f"recipe {cls.name!r} has no hyperparameter {unknown[0]!r} (it takes: {known})"
+            )
+        return {name: spec.convert(given.get(name, spec.default)) for name, spec in specs.items()}
+
+    def event_weights(
+        self, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Weight each event adds to the user × item matrix (float32, one per event)."""
+        return np.ones(len(data), np.float32)
+
+    @abstractmethod
+    def fit(
+        self,
+        data: InteractionData,
+        hyperparameters: Mapping[str, Any],
+        seed: int,
+        show_progress: bool = False,
+    ) -> Model:
+        """Train on ``data`` with validated ``hyperparameters``; deterministic for ``seed``."""
