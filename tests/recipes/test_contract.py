@@ -1,0 +1,173 @@
+"""The contract every built-in recipe keeps, checked by one shared test class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from engine.errors import InvalidInputError
+from recipes.base import InteractionData, Model, Recipe
+from recipes.registry import get_recipe
+
+RECIPE_NAMES = ["popularity-count", "user-personalization"]
+
+# Small settings so that every recipe fits in milliseconds.
+FAST_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "user-personalization": {"factors": 4, "iterations": 5},
+}
+
+DECLARED_HYPERPARAMETERS = {
+    "popularity-count": "none",
+    "user-personalization": (
+        "alpha, calculate_training_loss, event_weights, factors, iterations, "
+        "regularization, use_event_value"
+    ),
+}
+
+
+def planted_interactions(num_groups: int = 3, users_per_group: int = 4) -> InteractionData:
+    """Groups of users who each consume every item of their own block of three items."""
+    users, items = [], []
+    for group in range(num_groups):
+        for member in range(users_per_group):
+            for item in range(3 * group, 3 * group + 3):
+                users.append(group * users_per_group + member)
+                items.append(item)
+    count = len(users)
+    return InteractionData(
+        user_indices=np.array(users, np.int32),
+        item_indices=np.array(items, np.int32),
+        timestamps=np.arange(count, dtype=np.int64),
+        event_types=np.zeros(count, np.int32),
+        event_values=np.full(count, np.nan, np.float32),
+        num_users=num_groups * users_per_group,
+        num_items=3 * num_groups,
+    )
+
+
+class RecipeContract:
+    """Checks any recipe against :mod:`recipes.base`; parametrized over the built-in ones."""
+
+    @pytest.fixture(params=RECIPE_NAMES)
+    def recipe_class(self, request: pytest.FixtureRequest) -> type[Recipe]:
+        return get_recipe(request.param)
+
+    @pytest.fixture
+    def hyperparameters(self, recipe_class: type[Recipe]) -> dict[str, Any]:
+        overrides = FAST_HYPERPARAMETERS.get(recipe_class.name, {})
+        return recipe_class.validate_hyperparameters(overrides)
+
+    @pytest.fixture
+    def data(self) -> InteractionData:
+        return planted_interactions()
+
+    @pytest.fixture
+    def model(
+        self, recipe_class: type[Recipe], data: InteractionData, hyperparameters: dict[str, Any]
+    ) -> Model:
+        return recipe_class().fit(data, hyperparameters, seed=11)
+
+    def test_fit_returns_model_of_declared_class(
+        self, recipe_class: type[Recipe], model: Model, data: InteractionData
+    ) -> None:
+        assert isinstance(model, recipe_class.model_class)
+        assert model.recipe == recipe_class.name
+        assert model.num_items == data.num_items
+
+    def test_score_users_is_finite_float32_per_item(
+        self, model: Model, data: InteractionData
+    ) -> None:
+        scores = model.score_users(np.array([0, 5, data.num_users - 1]))
+        assert scores.shape == (3, data.num_items)
+        assert scores.dtype == np.float32
+        assert np.isfinite(scores).all()
+
+    def test_score_histories_with_empty_row_is_finite(
+        self, model: Model, data: InteractionData
+    ) -> None:
+        histories = sp.csr_matrix(
+            (np.array([1.0, 1.0], np.float32), (np.array([1, 1]), np.array([0, 4]))),
+            shape=(2, data.num_items),
+        )
+        scores = model.score_histories(histories)
+        assert scores.shape == (2, data.num_items)
+        assert scores.dtype == np.float32
+        assert np.isfinite(scores).all()
+
+    def test_score_histories_with_no_rows_is_empty(
+        self, model: Model, data: InteractionData
+    ) -> None:
+        scores = model.score_histories(sp.csr_matrix((0, data.num_items), dtype=np.float32))
+        assert scores.shape == (0, data.num_items)
+
+    def test_unknown_hyperparameter_is_rejected_naming_the_known_ones(
+        self, recipe_class: type[Recipe]
+    ) -> None:
+        known = DECLARED_HYPERPARAMETERS[recipe_class.name]
+        message = (
+            f"recipe '{recipe_class.name}' has no hyperparameter 'learning_rate' "
+            f"(it takes: {known})"
+        )
+        with pytest.raises(InvalidInputError) as raised:
+            recipe_class.validate_hyperparameters({"learning_rate": "0.1"})
+        assert str(raised.value) == message
+
+    def test_out_of_range_hyperparameters_are_rejected(self, recipe_class: type[Recipe]) -> None:
+        for spec in recipe_class.hyperparameters:
+            if spec.minimum is not None:
+                with pytest.raises(InvalidInputError, match=f"'{spec.name}' must be in"):
+                    recipe_class.validate_hyperparameters({spec.name: spec.minimum - 1})
+            if spec.maximum is not None:
+                with pytest.raises(InvalidInputError, match=f"'{spec.name}' must be in"):
+                    recipe_class.validate_hyperparameters({spec.name: spec.maximum + 1})
+
+    def test_hyperparameters_given_as_strings_are_converted(
+        self, recipe_class: type[Recipe]
+    ) -> None:
+        as_strings = {spec.name: str(spec.default) for spec in recipe_class.hyperparameters}
+        defaults = {spec.name: spec.default for spec in recipe_class.hyperparameters}
+        validated = recipe_class.validate_hyperparameters(as_strings)
+        assert validated == defaults
+        assert [type(value) for value in validated.values()] == [
+            spec.kind for spec in recipe_class.hyperparameters
+        ]
+
+    def test_saved_arrays_reload_to_identical_scores(
+        self,
+        recipe_class: type[Recipe],
+        model: Model,
+        hyperparameters: dict[str, Any],
+        tmp_path: Path,
+    ) -> None:
+        for stem, array in model.arrays().items():
+            np.save(tmp_path / f"{stem}.npy", array, allow_pickle=False)
+        loaded = {path.stem: np.load(path, allow_pickle=False) for path in tmp_path.glob("*.npy")}
+        reloaded = recipe_class.model_class.from_arrays(loaded, hyperparameters)
+
+        users = np.arange(4)
+        histories = sp.csr_matrix(np.eye(2, model.num_items, k=3, dtype=np.float32))
+        np.testing.assert_array_equal(reloaded.score_users(users), model.score_users(users))
+        np.testing.assert_array_equal(
+            reloaded.score_histories(histories), model.score_histories(histories)
+        )
+
+    def test_equal_seeds_give_identical_arrays(
+        self,
+        recipe_class: type[Recipe],
+        model: Model,
+        data: InteractionData,
+        hyperparameters: dict[str, Any],
+    ) -> None:
+        again = recipe_class().fit(data, hyperparameters, seed=11)
+        first, second = model.arrays(), again.arrays()
+        assert first.keys() == second.keys()
+        for stem in first:
+            np.testing.assert_array_equal(first[stem], second[stem])
+
+
+class TestBuiltinRecipes(RecipeContract):
+    """Every built-in recipe keeps the contract."""
