@@ -34,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.embedded import VOD_DIR
 from datasets import service_files
+from datasets.embedded import VOD_DIR
 from datasets.service_files import schema_field, write_csv, write_schema
 
 __all__ = ["DEFAULT_SEED", "generate_vod", "main"]
