@@ -13,11 +13,18 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from engine.errors import InUseError
 
-__all__ = ["atomic_write", "fsync_directory", "read_json", "write_json", "writer_lock"]
+__all__ = [
+    "atomic_open",
+    "atomic_write",
+    "fsync_directory",
+    "read_json",
+    "write_json",
+    "writer_lock",
+]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -36,6 +43,33 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[IO[bytes]]:
+    """Open a binary stream whose content replaces ``path`` only if the block succeeds.
+
+    For writers that need a file object (Parquet, ``np.save``) rather than bytes in memory.
+    The temporary file is removed if the block raises.
+
+    Examples
+    --------
+    >>> with atomic_open(directory / "table.parquet") as stream:  # doctest: +SKIP
+    ...     pyarrow.parquet.write_table(table, stream)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

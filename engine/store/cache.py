@@ -1,0 +1,258 @@
+"""The interaction cache: interactions as dense integer codes, the form training reads.
+
+The cache is derived data. It is saved as ``.npy`` files (no pickle: string vocabularies are
+fixed-width unicode arrays) under ``groups/<group>/cache/<fingerprint>/``, where the
+fingerprint covers the Interactions segments and, when present, the Items segments. A cache
+whose fingerprint matches is loaded; otherwise it is rebuilt, written to a temporary directory
+and renamed into place, so readers build it without taking the writer lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.store.dataset import Dataset, segments_fingerprint
+from engine.store.files import atomic_open, fsync_directory
+
+__all__ = ["InteractionCache", "load_or_build_cache"]
+
+logger = logging.getLogger(__name__)
+
+CACHE_DIRECTORY = "cache"
+_ARRAYS = (
+    "user_ids",
+    "item_ids",
+    "user_indices",
+    "item_indices",
+    "timestamps",
+    "event_types",
+    "event_type_names",
+    "event_values",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class InteractionCache:
+    """Interactions as integer codes into sorted id vocabularies.
+
+    Rows are sorted by timestamp, then user id, item id and event type, so that ties break
+    the same way on every build.
+
+    Attributes
+    ----------
+    user_ids : numpy.ndarray
+        Sorted unique ``USER_ID`` values (fixed-width unicode).
+    item_ids : numpy.ndarray
+        Sorted unique ``ITEM_ID`` values of the Interactions and, if present, Items datasets.
+    user_indices, item_indices : numpy.ndarray
+        ``int32`` codes of each interaction: ``user_ids[user_indices]`` is its user.
+    timestamps : numpy.ndarray
+        ``int64`` epoch seconds.
+    event_types : numpy.ndarray
+        ``int32`` codes into ``event_type_names``.
+    event_type_names : tuple of str
+        Sorted event types; ``("",)`` when the dataset has no ``EVENT_TYPE`` column.
+    event_values : numpy.ndarray
+        ``float32``; NaN where the value is null or the column absent.
+    fingerprint : str
+        The data fingerprint the cache was built from.
+
+    Examples
+    --------
+    >>> cache = group.interaction_cache()  # doctest: +SKIP
+    >>> cache.user_ids[cache.user_indices[0]]  # the earliest interaction's user  # doctest: +SKIP
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_indices: np.ndarray
+    item_indices: np.ndarray
+    timestamps: np.ndarray
+    event_types: np.ndarray
+    event_type_names: tuple[str, ...]
+    event_values: np.ndarray
+    fingerprint: str
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def num_users(self) -> int:
+        """Size of the user vocabulary."""
+        return len(self.user_ids)
+
+    @property
+    def num_items(self) -> int:
+        """Size of the item vocabulary."""
+        return len(self.item_ids)
+
+
+def load_or_build_cache(
+    group_path: Path, interactions: Dataset, items: Dataset | None
+) -> InteractionCache:
+    """Load the cache for the datasets' current data, building and saving it if absent.
+
+    Parameters
+    ----------
+    group_path
+        The dataset group's directory.
+    interactions
+        The group's Interactions dataset.
+    items
+        The group's Items dataset, if it has one: its ids join the item vocabulary.
+    """
+    interactions_manifest = interactions.manifest()
+    items_manifest = items.manifest() if items is not None else None
+    fingerprint = _fingerprint(interactions_manifest, items_manifest)
+    directory = group_path / CACHE_DIRECTORY / fingerprint
+    if directory.is_dir():
+        with contextlib.suppress(FileNotFoundError):
+            return _load(directory, fingerprint)
+
+    started = time.perf_counter()
+    cache = _build(interactions, interactions_manifest, items, items_manifest, fingerprint)
+    _save(cache, directory)
+    logger.info(
+        "built interaction cache of %d interactions, %d users, %d items in %.1f s",
+        len(cache),
+        cache.num_users,
+        cache.num_items,
+        time.perf_counter() - started,
+    )
+    return cache
+
+
+def _fingerprint(interactions: dict[str, Any], items: dict[str, Any] | None) -> str:
+    """sha256 over the segment lists the cache is derived from."""
+    parts = [segments_fingerprint(interactions["segments"])]
+    if items is not None:
+        parts.append(segments_fingerprint(items["segments"]))
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def _build(
+    interactions: Dataset,
+    interactions_manifest: dict[str, Any],
+    items: Dataset | None,
+    items_manifest: dict[str, Any] | None,
+    fingerprint: str,
+) -> InteractionCache:
+    """Encode the interactions against sorted vocabularies and sort the rows."""
+    schema = interactions.schema
+    names = [field.name for field in schema.fields]
+    table = interactions.read_snapshot(interactions_manifest, names)
+    users = table.column(schema.field("USER_ID").name)
+    items_column = table.column(schema.field("ITEM_ID").name)
+
+    user_ids = _sorted_vocabulary([users])
+    catalogue = [items_column]
+    if items is not None and items_manifest is not None:
+        item_field = items.schema.field("ITEM_ID").name
+        catalogue.append(items.read_snapshot(items_manifest, [item_field]).column(0))
+    item_ids = _sorted_vocabulary(catalogue)
+    event_type_names, event_types = _event_types(table, interactions)
+
+    arrays = {
+        "user_indices": _codes(users, user_ids),
+        "item_indices": _codes(items_column, item_ids),
+        "timestamps": table.column(schema.field("TIMESTAMP").name).to_numpy().astype(np.int64),
+        "event_types": event_types,
+        "event_values": _event_values(table, interactions),
+    }
+    order = np.lexsort(
+        (
+            arrays["event_types"],
+            arrays["item_indices"],
+            arrays["user_indices"],
+            arrays["timestamps"],
+        )
+    )
+    return InteractionCache(
+        user_ids=_unicode(user_ids),
+        item_ids=_unicode(item_ids),
+        event_type_names=event_type_names,
+        fingerprint=fingerprint,
+        **{name: array[order] for name, array in arrays.items()},
+    )
+
+
+def _sorted_vocabulary(columns: list[pa.ChunkedArray]) -> pa.Array:
+    """Sorted distinct values of the columns together."""
+    values = pa.chunked_array([chunk for column in columns for chunk in column.chunks], pa.string())
+    distinct = pc.unique(values)
+    return pc.take(distinct, pc.sort_indices(distinct))
+
+
+def _codes(values: pa.ChunkedArray, vocabulary: pa.Array) -> np.ndarray:
+    """Position of each value in ``vocabulary``, as int32."""
+    codes = pc.index_in(values, value_set=vocabulary)
+    return np.asarray(codes.to_numpy(), dtype=np.int32)
+
+
+def _unicode(values: pa.Array) -> np.ndarray:
+    """A fixed-width unicode numpy array, which ``np.save`` stores without pickle."""
+    return np.array(values.to_pylist(), dtype=np.str_)
+
+
+def _event_types(table: pa.Table, interactions: Dataset) -> tuple[tuple[str, ...], np.ndarray]:
+    """Sorted event type names and the code of each row; one empty name without the column."""
+    if not interactions.schema.has_field("EVENT_TYPE"):
+        return ("",), np.zeros(table.num_rows, dtype=np.int32)
+    column = table.column(interactions.schema.field("EVENT_TYPE").name)
+    vocabulary = _sorted_vocabulary([column])
+    return tuple(vocabulary.to_pylist()), _codes(column, vocabulary)
+
+
+def _event_values(table: pa.Table, interactions: Dataset) -> np.ndarray:
+    """EVENT_VALUE as float32 with NaN for nulls, or all NaN without the column."""
+    if not interactions.schema.has_field("EVENT_VALUE"):
+        return np.full(table.num_rows, np.nan, dtype=np.float32)
+    column = table.column(interactions.schema.field("EVENT_VALUE").name)
+    filled = pc.fill_null(pc.cast(column, pa.float32()), float("nan"))
+    return np.asarray(filled.to_numpy(), dtype=np.float32)
+
+
+def _save(cache: InteractionCache, directory: Path) -> None:
+    """Write the arrays to a temporary directory, rename it into place, drop stale caches."""
+    building = directory.parent / f".building-{uuid.uuid4().hex}"
+    building.mkdir(parents=True)
+    try:
+        for name in _ARRAYS:
+            value = getattr(cache, name)
+            array = _unicode(pa.array(value)) if name == "event_type_names" else value
+            with atomic_open(building / f"{name}.npy") as stream:
+                np.save(stream, array, allow_pickle=False)
+        building.rename(directory)
+        fsync_directory(directory.parent)
+    except OSError:
+        # Another reader saved the same cache first, or the disk refused: the cache is optional.
+        logger.debug("cache not saved to %s", directory, exc_info=True)
+        shutil.rmtree(building, ignore_errors=True)
+        return
+    _remove_stale(directory)
+
+
+def _remove_stale(current: Path) -> None:
+    """Remove cache directories of earlier fingerprints."""
+    for path in current.parent.iterdir():
+        if path != current and not path.name.startswith("."):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _load(directory: Path, fingerprint: str) -> InteractionCache:
+    """Load a saved cache; ``allow_pickle=False`` so loading never runs code."""
+    arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+    names = tuple(str(name) for name in arrays.pop("event_type_names"))
+    return InteractionCache(event_type_names=names, fingerprint=fingerprint, **arrays)
