@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "CUTOFFS",
+    "METRIC_NAMES",
     "EvaluationSplit",
     "Metrics",
     "evaluate_rankings",
