@@ -1,0 +1,218 @@
+"""Campaigns: a solution version loaded for serving.
+
+A campaign memory-maps its version's arrays and answers with numpy alone: the recipe's
+model scores, items the user already interacted with are removed, and the top N are chosen
+with ties going to the lower item index. A user the model never saw gets the most popular
+items, each marked with the reason ``"Popular item"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from engine.evaluation import top_items
+from engine.store import DatasetGroup
+from engine.store.files import read_json, write_json, writer_lock
+from engine.store.store import check_name
+from engine.training import SolutionVersion, get_solution
+
+__all__ = [
+    "MAX_RESULTS",
+    "Campaign",
+    "RecommendedItem",
+    "Recommendations",
+    "create_campaign",
+    "get_campaign",
+    "list_campaigns",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_RESULTS = 500
+POPULAR_REASON = "Popular item"
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    """One recommended item, its score and, for fallback items, why it is there."""
+
+    item_id: str
+    score: float
+    reason: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """The answer to one request, in the service's shape."""
+
+    items: list[RecommendedItem]
+    recommendation_id: str
+    solution_version: str
+    fallback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The service's response shape: ``itemList`` and ``recommendationId``."""
+        return {
+            "itemList": [
+                {"itemId": item.item_id, "score": item.score}
+                | ({"reason": list(item.reason)} if item.reason else {})
+                for item in self.items
+            ],
+            "recommendationId": self.recommendation_id,
+        }
+
+
+@dataclass
+class Campaign:
+    """A solution version deployed for serving.
+
+    Create one with :func:`create_campaign`; open an existing one with :func:`get_campaign`.
+    """
+
+    name: str
+    version: SolutionVersion
+    _arrays: dict[str, np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._model, self._arrays = self.version.load_model()
+        self._user_index = {str(user): index for index, user in enumerate(self._arrays["user_ids"])}
+        self._item_ids = self._arrays["item_ids"]
+        logger.info(
+            "campaign %s serves %s/%s: %d users, %d items",
+            self.name,
+            self.version.manifest["solution"],
+            self.version.version_id,
+            len(self._user_index),
+            self._item_ids.size,
+        )
+
+    @property
+    def num_items(self) -> int:
+        """Size of the catalogue the campaign serves."""
+        return int(self._item_ids.size)
+
+    def user_ids(self) -> list[str]:
+        """The users the version was trained on, in their dense-index order."""
+        return [str(user) for user in self._arrays["user_ids"]]
+
+    def get_recommendations(self, user_id: str, num_results: int = 25) -> Recommendations:
+        """Top ``num_results`` items for ``user_id``, never an item the user already took.
+
+        Exactly ``num_results`` items come back whenever the catalogue has that many items
+        the user has not interacted with. Scores are the model's raw scores.
+
+        Parameters
+        ----------
+        user_id : str
+            A user of the training data; any other id gets the popular items.
+        num_results : int
+            1 to 500, default 25.
+
+        Raises
+        ------
+        InvalidInputError
+            ``num_results`` outside 1-500, or an empty ``user_id``.
+
+        Examples
+        --------
+        >>> campaign.get_recommendations(user_id="u42", num_results=10).items[0].item_id
+        'v117'
+        """
+        _check_request(user_id, num_results)
+        user = self._user_index.get(str(user_id))
+        if user is None:
+            return self._popular(num_results)
+        scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
+        scores[self._seen_items(user)] = -np.inf
+        best = top_items(scores, num_results)
+        items = [RecommendedItem(str(self._item_ids[i]), float(scores[i])) for i in best]
+        return self._answer(items)
+
+    def _seen_items(self, user: int) -> np.ndarray:
+        indptr = self._arrays["seen_indptr"]
+        return np.asarray(self._arrays["seen_indices"][indptr[user] : indptr[user + 1]])
+
+    def _popular(self, num_results: int) -> Recommendations:
+        popularity = np.asarray(self._arrays["item_popularity"], dtype=np.float64)
+        best = top_items(popularity, num_results)
+        items = [
+            RecommendedItem(str(self._item_ids[i]), float(popularity[i]), (POPULAR_REASON,))
+            for i in best
+        ]
+        return self._answer(items, fallback="popularity")
+
+    def _answer(self, items: list[RecommendedItem], fallback: str | None = None) -> Recommendations:
+        return Recommendations(
+            items=items,
+            recommendation_id=f"RID-{uuid.uuid4()}",
+            solution_version=self.version.version_id,
+            fallback=fallback,
+        )
+
+
+def _check_request(user_id: str, num_results: int) -> None:
+    if not user_id or len(str(user_id)) > 256:
+        raise InvalidInputError("user_id must be 1-256 characters")
+    if isinstance(num_results, bool) or not isinstance(num_results, int | np.integer):
+        raise InvalidInputError(f"num_results must be an integer, got {num_results!r}")
+    if not 1 <= num_results <= MAX_RESULTS:
+        raise InvalidInputError(
+            f"num_results must be between 1 and {MAX_RESULTS}, got {num_results}"
+        )
+
+
+def _campaigns_root(group: DatasetGroup) -> Path:
+    return Path(group.path) / "campaigns"
+
+
+def create_campaign(group: DatasetGroup, name: str, version: SolutionVersion) -> Campaign:
+    """Deploy ``version`` as campaign ``name`` of ``group``.
+
+    Raises
+    ------
+    InvalidInputError
+        A bad name.
+    AlreadyExistsError
+        The group has a campaign of that name.
+    InvalidStateError
+        The version is not ACTIVE.
+    """
+    check_name(name)
+    campaign = Campaign(name, version)
+    path = _campaigns_root(group) / f"{name}.json"
+    with writer_lock(_campaigns_root(group)):
+        if path.exists():
+            raise AlreadyExistsError(
+                f"campaign {name!r} already exists in dataset group {group.name!r}"
+            )
+        record = {"name": name, "solution": version.manifest["solution"]}
+        write_json(path, record | {"version_id": version.version_id})
+    return campaign
+
+
+def get_campaign(group: DatasetGroup, name: str) -> Campaign:
+    """Open the campaign called ``name``.
+
+    Raises
+    ------
+    NotFoundError
+        The group has no such campaign.
+    """
+    path = _campaigns_root(group) / f"{name}.json"
+    if not path.is_file():
+        raise NotFoundError(f"campaign {name!r} does not exist in dataset group {group.name!r}")
+    record = read_json(path)
+    version = get_solution(group, record["solution"]).version(record["version_id"])
+    return Campaign(name, version)
+
+
+def list_campaigns(group: DatasetGroup) -> list[str]:
+    """Names of the campaigns of ``group``."""
+    return sorted(path.stem for path in _campaigns_root(group).glob("*.json"))
