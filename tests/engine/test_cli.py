@@ -1,0 +1,74 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
+
+SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "personalize-samples"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/datasets is not present")
+def test_schema_validate_accepts_a_sample_schema(capsys):
+    schema = SAMPLES / "schemas" / "01_pet_interactions.json"
+    status, out, _ = run(
+        capsys, "--json", "schema", "validate", "--type", "interactions", str(schema)
+    )
+    assert status == 0
+    assert json.loads(out)["datasetType"] == "INTERACTIONS"
+
+
+def test_schema_validate_exits_1_with_every_reason(capsys, tmp_path):
+    broken = dict(INTERACTIONS_SCHEMA, fields=[{"name": "USER_ID", "type": "int"}])
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    status, _, err = run(capsys, "schema", "validate", "--type", "interactions", str(path))
+    assert status == 1
+    assert "broken.json is not a valid schema:" in err
+    assert "USER_ID" in err
+    assert "ITEM_ID" in err
+
+
+def test_the_main_job_runs_from_the_command_line(capsys, tmp_path):
+    home = str(tmp_path / "home")
+    schema = tmp_path / "interactions.json"
+    schema.write_text(json.dumps(INTERACTIONS_SCHEMA))
+    data = write_interactions(tmp_path / "interactions.csv", planted_rows())
+    steps = [
+        ["dataset-group", "create", "g"],
+        ["dataset", "import", "g", "--type", "interactions", str(data), "--schema", str(schema)],
+        ["solution", "create", "g", "als", "--recipe", "user-personalization", "-p", "factors=8"],
+        ["solution", "train", "g", "als"],
+        ["campaign", "create", "g", "home", "--solution", "als"],
+    ]
+    for step in steps:
+        status, _, err = run(capsys, "--quiet", "--home", home, *step)
+        assert status == 0, err
+
+    status, out, _ = run(capsys, "--json", "--home", home, "solution", "metrics", "g", "als")
+    assert json.loads(out)["metrics"]["precision_at_5"] == pytest.approx(0.2)
+    status, out, _ = run(
+        capsys, "--json", "--home", home, "recommend", "g", "home", "--user-id", "u0-01", "-n", "3"
+    )
+    assert status == 0
+    assert len(json.loads(out)["itemList"]) == 3
+
+
+def test_engine_errors_exit_1_with_the_message(capsys, tmp_path):
+    status, _, err = run(capsys, "--home", str(tmp_path), "solution", "list", "missing")
+    assert status == 1
+    assert err.strip() == "recengine: dataset group 'missing' does not exist"
+
+
+def test_every_command_has_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["solution", "create", "--help"])
+    assert exit_info.value.code == 0
+    assert "--event-value-threshold" in capsys.readouterr().out

@@ -1,0 +1,25 @@
+"""Each package names its public API in a sorted ``__all__`` that resolves."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PACKAGES = ["engine", "engine.store", "recipes", "datasets", "engine.errors", "engine.training"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_and_every_name_exists(name):
+    module = importlib.import_module(name)
+    assert list(module.__all__) == sorted(module.__all__)
+    missing = [symbol for symbol in module.__all__ if not hasattr(module, symbol)]
+    assert missing == []
+
+
+def test_importing_engine_does_not_import_the_training_libraries():
+    code = "import sys, engine; print(sorted({'implicit', 'lightfm'} & set(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "[]"
