@@ -12,8 +12,7 @@ import pytest
 
 from datasets import convert_movielens
 from engine.errors import InvalidInputError
-
-ML_100K = Path(__file__).parents[2] / ".." / "shared" / "datasets" / "ml-100k"
+from tests.shared_datasets import ML_100K
 
 needs_ml_100k = pytest.mark.skipif(
     not (ML_100K / "u.data").is_file(),

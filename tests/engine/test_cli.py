@@ -1,12 +1,10 @@
 import json
-from pathlib import Path
 
 import pytest
 
 from engine.cli import main
 from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
-
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "personalize-samples"
+from tests.shared_datasets import SAMPLES
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

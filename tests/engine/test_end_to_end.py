@@ -1,13 +1,11 @@
 """The main job on real data: MovieLens 100K and the bundled video-on-demand data."""
 
-from pathlib import Path
-
 import pytest
 
 from datasets import convert_movielens, vod_paths
 from engine import Store, create_campaign, create_solution
+from tests.shared_datasets import ML_100K
 
-ML_100K = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "ml-100k"
 NDCG_10 = "normalized_discounted_cumulative_gain_at_10"
 
 

@@ -18,8 +18,8 @@ from tests.engine.test_store import (
     snapshot,
     write_csv,
 )
+from tests.shared_datasets import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "personalize-samples"
 CSV = SAMPLES / "csv"
 SCHEMAS = SAMPLES / "schemas"
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidInputError, SchemaError
 from engine.schema import DATASET_TYPES, Field, Schema, normalize_dataset_type, parse_schema
+from tests.shared_datasets import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared/datasets/personalize-samples/schemas"
+SAMPLES = SAMPLES / "schemas"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.json"))
 RECORD_NAMES = {"INTERACTIONS": "Interactions", "USERS": "Users", "ITEMS": "Items"}
 REQUIRED = {
