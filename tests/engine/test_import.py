@@ -537,3 +537,22 @@ def test_plain_interactions_need_no_event_columns(tmp_path):
         "INTERACTIONS", write_csv(tmp_path / "i.csv", "USER_ID,ITEM_ID,TIMESTAMP\na,b,1\n")
     )
     assert job.rows_imported == 1
+
+
+def test_mlops_item_metadata_imports_with_a_schema_that_fits_its_years(tmp_path):
+    # Written for the file: YEAR is sometimes empty and once a range, so it is a
+    # nullable categorical string rather than the sample schema's int.
+    schema = {
+        "type": "record",
+        "name": "Items",
+        "fields": [
+            {"name": "ITEM_ID", "type": "string"},
+            {"name": "GENRE", "type": "string", "categorical": True},
+            {"name": "YEAR", "type": ["null", "string"], "categorical": True},
+        ],
+    }
+    group = make_group(tmp_path, items=schema)
+    job = group.import_csv("ITEMS", CSV / "mlops_movielens_click_watch" / "item-meta.csv")
+    assert job.rows_imported == 9742
+    table = group.dataset("ITEMS").read_table(["ITEM_ID", "YEAR"])
+    assert table.column("YEAR").null_count == 12
