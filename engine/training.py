@@ -8,10 +8,11 @@ selected data, written as an artifact (see :mod:`engine.artifacts`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -30,6 +31,7 @@ from engine.errors import (
     NotFoundError,
 )
 from engine.evaluation import Metrics, evaluate_rankings, split_users
+from engine.features import check_column_choice, load_features
 from engine.store import DatasetGroup, InteractionCache
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
@@ -70,6 +72,10 @@ class SolutionConfig:
         Share of users held out for the offline metrics (the service's 0.1).
     seed : int
         Seeds the split and the recipe; a fixed seed gives identical versions.
+    included_columns, excluded_columns : dict or None
+        The service's ``trainingDataConfig``: per dataset type (``USERS``, ``ITEMS``), the
+        only metadata columns to use, or the columns to leave out. ``None`` uses every
+        categorical, textual and numeric column.
     """
 
     recipe: str
@@ -78,6 +84,8 @@ class SolutionConfig:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     test_share: float = 0.1
     seed: int = 42
+    included_columns: dict[str, list[str]] | None = None
+    excluded_columns: dict[str, list[str]] | None = None
 
 
 def _validated_config(config: SolutionConfig) -> SolutionConfig:
@@ -96,7 +104,15 @@ def _validated_config(config: SolutionConfig) -> SolutionConfig:
         hyperparameters=recipe.validate_hyperparameters(config.hyperparameters),
         test_share=float(config.test_share),
         seed=int(config.seed),
+        included_columns=_upper_keys(config.included_columns),
+        excluded_columns=_upper_keys(config.excluded_columns),
     )
+
+
+def _upper_keys(choice: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] | None:
+    if choice is None:
+        return None
+    return {dataset_type.upper(): list(columns) for dataset_type, columns in choice.items()}
 
 
 @dataclass(frozen=True)
@@ -264,13 +280,16 @@ def create_solution(
     hyperparameters: Mapping[str, Any] | None = None,
     test_share: float = 0.1,
     seed: int = 42,
+    included_columns: Mapping[str, Sequence[str]] | None = None,
+    excluded_columns: Mapping[str, Sequence[str]] | None = None,
 ) -> Solution:
     """Create a solution in ``group``; the configuration is validated now, not at training.
 
     Raises
     ------
     InvalidInputError
-        A bad name, an unknown recipe or hyperparameter, or a threshold without an event type.
+        A bad name, an unknown recipe or hyperparameter, a threshold without an event type,
+        or a column choice naming a column the datasets do not have.
     AlreadyExistsError
         The group has a solution of that name.
 
@@ -289,8 +308,11 @@ def create_solution(
             hyperparameters=dict(hyperparameters or {}),
             test_share=test_share,
             seed=seed,
+            included_columns=_upper_keys(included_columns),
+            excluded_columns=_upper_keys(excluded_columns),
         )
     )
+    check_column_choice(group, config.included_columns, config.excluded_columns)
     path = _solutions_root(group) / name
     with writer_lock(_solutions_root(group)):
         if (path / "solution.json").exists():
@@ -360,6 +382,23 @@ def select_interactions(cache: InteractionCache, config: SolutionConfig) -> Inte
     return everything.subset(keep)
 
 
+def with_features(
+    data: InteractionData, group: DatasetGroup, cache: InteractionCache, config: SolutionConfig
+) -> InteractionData:
+    """``data`` with the Users and Items columns the configuration chooses."""
+    included = config.included_columns or {}
+    excluded = config.excluded_columns or {}
+    return dataclasses.replace(
+        data,
+        user_features=load_features(
+            group, "USERS", cache.user_ids, included.get("USERS"), excluded.get("USERS")
+        ),
+        item_features=load_features(
+            group, "ITEMS", cache.item_ids, included.get("ITEMS"), excluded.get("ITEMS")
+        ),
+    )
+
+
 def check_minimum_data(data: InteractionData) -> None:
     """Refuse to train below the service's minimum, with its reason.
 
@@ -387,7 +426,7 @@ def _train_version(
     config = solution.config
     recipe = get_recipe(config.recipe)()
     cache = solution.group.interaction_cache()
-    data = select_interactions(cache, config)
+    data = with_features(select_interactions(cache, config), solution.group, cache, config)
     check_minimum_data(data)
     logger.info(
         "selected %d interactions of %d users", len(data), np.unique(data.user_indices).size

@@ -20,11 +20,49 @@ import scipy.sparse as sp
 from engine.errors import InvalidInputError
 
 __all__ = [
+    "FeatureColumn",
+    "Features",
     "Hyperparameter",
     "InteractionData",
     "Model",
     "Recipe",
 ]
+
+
+@dataclass(frozen=True)
+class FeatureColumn:
+    """One metadata column of the Users or Items dataset, aligned to dense indices.
+
+    ``kind`` is ``"categorical"`` (strings, several values joined by ``|``, ``None`` when
+    missing), ``"numeric"`` (float64, NaN when missing) or ``"textual"`` (strings or ``None``).
+    """
+
+    name: str
+    kind: str
+    values: np.ndarray
+
+    def categories(self) -> list[list[str]]:
+        """Each row's categorical values, split on ``|``; empty when missing."""
+        return [[] if value is None else str(value).split("|") for value in self.values]
+
+
+@dataclass(frozen=True)
+class Features:
+    """The metadata columns a solution trains on, one row per user or per item."""
+
+    columns: tuple[FeatureColumn, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def of_kind(self, kind: str) -> tuple[FeatureColumn, ...]:
+        """The columns of one kind, in schema order."""
+        return tuple(column for column in self.columns if column.kind == kind)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names, in schema order."""
+        return tuple(column.name for column in self.columns)
 
 
 @dataclass(frozen=True)
@@ -41,6 +79,8 @@ class InteractionData:
         Index into ``event_type_names``; all zeros when the dataset has no EVENT_TYPE.
     event_values : float32 array
         EVENT_VALUE, NaN where the dataset has none.
+    user_features, item_features : Features
+        The metadata columns the solution selected; empty when there are none.
     """
 
     user_indices: np.ndarray
@@ -51,6 +91,8 @@ class InteractionData:
     num_users: int
     num_items: int
     event_type_names: tuple[str, ...] = ("",)
+    user_features: Features = field(default_factory=Features)
+    item_features: Features = field(default_factory=Features)
 
     def __len__(self) -> int:
         return int(self.user_indices.shape[0])
@@ -66,6 +108,8 @@ class InteractionData:
             num_users=self.num_users if num_users is None else num_users,
             num_items=self.num_items,
             event_type_names=self.event_type_names,
+            user_features=self.user_features,
+            item_features=self.item_features,
         )
 
     def matrix(self, weights: np.ndarray | None = None) -> sp.csr_matrix:

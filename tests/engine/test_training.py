@@ -94,3 +94,52 @@ def test_solutions_are_listed_and_reopened(planted_group):
     create_solution(planted_group, "a", "user-personalization", hyperparameters={"factors": "8"})
     assert [solution.name for solution in list_solutions(planted_group)] == ["a", "b"]
     assert get_solution(planted_group, "a").config.hyperparameters["factors"] == 8
+
+
+def _vod_group(tmp_path):
+    from datasets import vod_paths
+
+    group = Store(tmp_path / "store").create_dataset_group("vod")
+    paths = vod_paths()
+    for dataset_type in ("interactions", "users", "items"):
+        group.create_dataset(dataset_type, paths[f"{dataset_type}_schema"])
+        group.import_csv(dataset_type, paths[dataset_type])
+    return group
+
+
+def test_features_follow_the_column_choice(tmp_path):
+    from engine.training import select_interactions, with_features
+
+    group = _vod_group(tmp_path)
+    cache = group.interaction_cache()
+    solution = create_solution(
+        group,
+        "s",
+        "popularity-count",
+        included_columns={"users": ["COUNTRY"]},
+        excluded_columns={"ITEMS": ["NOISE_TAG"]},
+    )
+    data = with_features(select_interactions(cache, solution.config), group, cache, solution.config)
+    assert data.user_features.names == ("COUNTRY",)
+    # DURATION is numeric, DESCRIPTION textual; CREATION_TIMESTAMP is reserved, not a feature.
+    assert data.item_features.names == (
+        "CATEGORY",
+        "COMPETITION",
+        "PLAYERS",
+        "DURATION",
+        "DESCRIPTION",
+    )
+    assert [column.kind for column in data.item_features.columns] == [
+        "categorical",
+        "categorical",
+        "categorical",
+        "numeric",
+        "textual",
+    ]
+    assert data.item_features.columns[0].values.shape == (len(cache.item_ids),)
+
+
+def test_a_column_choice_naming_a_missing_column_is_refused(tmp_path):
+    group = _vod_group(tmp_path)
+    with pytest.raises(InvalidInputError, match="names ITEMS.GENRE, which the ITEMS dataset"):
+        create_solution(group, "s", "popularity-count", excluded_columns={"ITEMS": ["GENRE"]})
