@@ -48,6 +48,7 @@ from engine.store.dataset import (
     commit_manifest,
     write_segment,
 )
+from engine.store.duplicates import duplicate_positions
 from engine.store.validation import RowNumbers, validate_table
 
 __all__ = ["IMPORT_MODES", "ImportJob", "run_import"]
@@ -181,18 +182,14 @@ def _drop_duplicates(table: pa.Table, dataset_type: str, file: str) -> tuple[pa.
     """Keep the first of rows identical in every column (Interactions only)."""
     if dataset_type != "INTERACTIONS":
         return table, 0
-
-    positions = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    keyed = table.append_column("__position", positions)
-    first = keyed.group_by(table.column_names, use_threads=False).aggregate([("__position", "min")])
-    duplicates = table.num_rows - first.num_rows
-    if not duplicates:
+    duplicates = duplicate_positions(table)
+    if not duplicates.size:
         return table, 0
 
-    kept = first.column("__position_min")
-    table = table.take(pc.take(kept, pc.sort_indices(kept)))
-    logger.info("dropped %d exact duplicate row(s) of %s", duplicates, file)
-    return table, duplicates
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[duplicates] = False
+    logger.info("dropped %d exact duplicate row(s) of %s", duplicates.size, file)
+    return table.filter(pa.array(keep)), int(duplicates.size)
 
 
 def _new_job(dataset: Dataset, path: Path, mode: str, rows: int, duplicates: int) -> ImportJob:

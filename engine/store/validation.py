@@ -208,6 +208,9 @@ def _convert_integer(field: Field, values: Column, present: Column) -> tuple[Col
 
 def _exceeds_int64(values: Column) -> Column:
     """True where a well-formed integer is beyond the int64 range (leading zeros aside)."""
+    long_text = pc.greater_equal(pc.binary_length(values), len(_INT64_MAX_DIGITS))
+    if not pc.any(long_text).as_py():
+        return long_text
     digits = pc.utf8_ltrim(values, characters="-0")
     lengths = pc.utf8_length(digits)
     limit = len(_INT64_MAX_DIGITS)

@@ -5,10 +5,15 @@ import re
 from pathlib import Path
 
 import fastavro
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import InvalidInputError, ValidationError
 from engine.store import ImportJob
+from engine.store.duplicates import duplicate_positions
+from engine.store.files import write_json
 from tests.engine.test_store import (
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
@@ -420,7 +425,7 @@ def test_full_import_keeps_segments_from_events(tmp_path, interactions):
     # Pretend the first segment came from live events.
     manifest = dataset.manifest()
     manifest["segments"][0]["source"] = "events"
-    (dataset.path / "dataset.json").write_text(__import__("json").dumps(manifest))
+    write_json(dataset.path / "dataset.json", manifest)
 
     interactions.import_csv(
         "INTERACTIONS", write_csv(tmp_path / "b.csv", HEADER + "u2,i2,2,click,\n")
@@ -556,3 +561,51 @@ def test_mlops_item_metadata_imports_with_a_schema_that_fits_its_years(tmp_path)
     assert job.rows_imported == 9742
     table = group.dataset("ITEMS").read_table(["ITEM_ID", "YEAR"])
     assert table.column("YEAR").null_count == 12
+
+
+def test_integers_with_leading_zeros_are_read_as_decimal(tmp_path, interactions):
+    csv = write_csv(tmp_path / "z.csv", HEADER + "u1,i1,0000000000000000000000042,click,\n")
+    interactions.import_csv("INTERACTIONS", csv, show_progress=True)
+    assert interactions.dataset("INTERACTIONS").read_table(["TIMESTAMP"]).column(0).to_pylist() == [
+        42
+    ]
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", ""]),
+        st.none() | st.integers(0, 2),
+        st.none() | st.sampled_from([0.5, -0.0, 1e30]),
+        st.none() | st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=ROWS, chunk=st.integers(1, 5))
+def test_duplicate_positions_match_a_plain_python_reference(rows, chunk):
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    types = [pa.string(), pa.int64(), pa.float32(), pa.bool_()]
+    table = pa.table(
+        {
+            f"c{index}": pa.chunked_array(
+                [
+                    pa.array(values[start : start + chunk], type)
+                    for start in range(0, len(values), chunk)
+                ]
+                or [pa.array([], type)],
+                type,
+            )
+            for index, (values, type) in enumerate(zip(columns, types, strict=True))
+        }
+    )
+    seen: set = set()
+    expected = []
+    for position, row in enumerate(table.to_pylist()):
+        key = tuple(row.values())
+        if key in seen:
+            expected.append(position)
+        seen.add(key)
+
+    assert duplicate_positions(table).tolist() == expected
