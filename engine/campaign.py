@@ -4,6 +4,10 @@ A campaign memory-maps its version's arrays and answers with numpy alone: the re
 model scores, items the user already interacted with are removed, and the top N are chosen
 with ties going to the lower item index. A user the model never saw gets the most popular
 items, each marked with the reason ``"Popular item"``.
+
+Events put after the version was trained take effect at the next request (see
+:mod:`engine.live_events`): their items are excluded for that user, and the user, known or
+new, is scored from their whole history by the model's fold-in.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from engine.evaluation import top_items
+from engine.live_events import LiveHistories
 from engine.store import DatasetGroup
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
@@ -84,6 +89,7 @@ class Campaign:
         self._model, self._arrays = self.version.load_model()
         self._user_index = {str(user): index for index, user in enumerate(self._arrays["user_ids"])}
         self._item_ids = self._arrays["item_ids"]
+        self._live = LiveHistories(self.version, self._model, self._arrays)
         logger.info(
             "campaign %s serves %s/%s: %d users, %d items",
             self.name,
@@ -127,10 +133,17 @@ class Campaign:
         """
         _check_request(user_id, num_results)
         user = self._user_index.get(str(user_id))
-        if user is None:
+        self._live.refresh()
+        live = self._live.has_events(str(user_id))
+        if user is None and not live:
             return self._popular(num_results)
-        scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
-        scores[self._seen_items(user)] = -np.inf
+        if live:
+            scores = self._live.scores(user, str(user_id))
+            scores[self._live.new_items(str(user_id))] = -np.inf
+        else:
+            scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
+        if user is not None:
+            scores[self._seen_items(user)] = -np.inf
         best = top_items(scores, num_results)
         items = [RecommendedItem(str(self._item_ids[i]), float(scores[i])) for i in best]
         return self._answer(items)

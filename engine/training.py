@@ -439,12 +439,13 @@ def _train_version(
     trained = time.perf_counter()
 
     arrays = {f"model.{name}": array for name, array in model.arrays().items()}
-    arrays.update(_serving_arrays(cache, data))
+    arrays.update(_serving_arrays(cache, data, recipe.event_weights(data, config.hyperparameters)))
     arrays.update({f"metrics.{name}": values for name, values in metrics.per_user.items()})
     arrays["metrics.test_users"] = metrics.test_users
     manifest.update(
         status="ACTIVE",
         data_fingerprint=_fingerprint(cache),
+        events_log_end=cache.log_end,
         num_interactions=len(data),
         num_users=int(np.unique(data.user_indices).size),
         num_items=len(cache.item_ids),
@@ -490,13 +491,24 @@ def evaluate_solution(
     )
 
 
-def _serving_arrays(cache: InteractionCache, data: InteractionData) -> dict[str, np.ndarray]:
-    """Vocabularies, each user's seen items and item popularity, for the campaign."""
+def _serving_arrays(
+    cache: InteractionCache, data: InteractionData, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Vocabularies, each user's seen items and their weights, and item popularity.
+
+    ``seen_weights`` holds the summed training weight of each seen pair (0 where the solution
+    did not select the events), so that serving can fold a user in from their history.
+    """
+    shape = (len(cache.user_ids), len(cache.item_ids))
     seen = sp.csr_matrix(
         (np.ones(len(cache.user_indices), np.int8), (cache.user_indices, cache.item_indices)),
-        shape=(len(cache.user_ids), len(cache.item_ids)),
+        shape=shape,
     )
     seen.sum_duplicates()
+    weighted = sp.csr_matrix((weights, (data.user_indices, data.item_indices)), shape=shape)
+    weighted.sum_duplicates()
+    rows = np.repeat(np.arange(shape[0]), np.diff(seen.indptr))
+    seen_weights = np.asarray(weighted[rows, seen.indices]).ravel().astype(np.float32)
     pairs = np.unique(np.stack((data.user_indices, data.item_indices)), axis=1)
     popularity = np.bincount(pairs[1], minlength=data.num_items).astype(np.float32)
     return {
@@ -504,6 +516,7 @@ def _serving_arrays(cache: InteractionCache, data: InteractionData) -> dict[str,
         "item_ids": np.asarray(cache.item_ids, dtype=str),
         "seen_indptr": seen.indptr.astype(np.int64),
         "seen_indices": seen.indices.astype(np.int32),
+        "seen_weights": seen_weights,
         "item_popularity": popularity,
     }
 

@@ -2,7 +2,8 @@
 
 The cache is derived data. It is saved as ``.npy`` files (no pickle: string vocabularies are
 fixed-width unicode arrays) under ``groups/<group>/cache/<fingerprint>/``, where the
-fingerprint covers the Interactions segments and, when present, the Items segments. A cache
+fingerprint covers the Interactions segments, the Items segments when present, and the length of
+the group's event log (whose rows both datasets include). A cache
 whose fingerprint matches is loaded; otherwise it is rebuilt, written to a temporary directory
 and renamed into place, so readers build it without taking the writer lock.
 """
@@ -40,6 +41,7 @@ _ARRAYS = (
     "event_types",
     "event_type_names",
     "event_values",
+    "log_end",
 )
 
 
@@ -68,6 +70,8 @@ class InteractionCache:
         ``float32``; NaN where the value is null or the column absent.
     fingerprint : str
         The data fingerprint the cache was built from.
+    log_end : int
+        Bytes of the group's event log included: events past this offset came later.
 
     Examples
     --------
@@ -84,6 +88,7 @@ class InteractionCache:
     event_type_names: tuple[str, ...]
     event_values: np.ndarray
     fingerprint: str
+    log_end: int = 0
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -115,14 +120,16 @@ def load_or_build_cache(
     """
     interactions_manifest = interactions.manifest()
     items_manifest = items.manifest() if items is not None else None
-    fingerprint = _fingerprint(interactions_manifest, items_manifest)
+    log_end = interactions.event_log.committed_size()
+    fingerprint = _fingerprint(interactions_manifest, items_manifest, log_end)
     directory = group_path / CACHE_DIRECTORY / fingerprint
     if directory.is_dir():
         with contextlib.suppress(FileNotFoundError):
             return _load(directory, fingerprint)
 
     started = time.perf_counter()
-    cache = _build(interactions, interactions_manifest, items, items_manifest, fingerprint)
+    snapshot = _Snapshot(interactions_manifest, items_manifest, log_end)
+    cache = _build(interactions, items, snapshot, fingerprint)
     _save(cache, directory)
     logger.info(
         "built interaction cache of %d interactions, %d users, %d items in %.1f s",
@@ -134,33 +141,42 @@ def load_or_build_cache(
     return cache
 
 
-def _fingerprint(interactions: dict[str, Any], items: dict[str, Any] | None) -> str:
-    """sha256 over the segment lists the cache is derived from."""
-    parts = [segments_fingerprint(interactions["segments"])]
+@dataclass(frozen=True)
+class _Snapshot:
+    """The manifests and log length one build reads, taken together before reading."""
+
+    interactions: dict[str, Any]
+    items: dict[str, Any] | None
+    log_end: int
+
+
+def _fingerprint(
+    interactions: dict[str, Any], items: dict[str, Any] | None, log_end: int = 0
+) -> str:
+    """sha256 over the segment lists and the log length the cache is derived from."""
+    parts = [segments_fingerprint(interactions["segments"], log_end)]
     if items is not None:
-        parts.append(segments_fingerprint(items["segments"]))
+        parts.append(segments_fingerprint(items["segments"], log_end))
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
 def _build(
-    interactions: Dataset,
-    interactions_manifest: dict[str, Any],
-    items: Dataset | None,
-    items_manifest: dict[str, Any] | None,
-    fingerprint: str,
+    interactions: Dataset, items: Dataset | None, snapshot: _Snapshot, fingerprint: str
 ) -> InteractionCache:
     """Encode the interactions against sorted vocabularies and sort the rows."""
     schema = interactions.schema
     names = [field.name for field in schema.fields]
-    table = interactions.read_snapshot(interactions_manifest, names)
+    table = interactions.read_snapshot(snapshot.interactions, names, snapshot.log_end)
     users = table.column(schema.field("USER_ID").name)
     items_column = table.column(schema.field("ITEM_ID").name)
 
     user_ids = _sorted_vocabulary([users])
     catalogue = [items_column]
-    if items is not None and items_manifest is not None:
+    if items is not None and snapshot.items is not None:
         item_field = items.schema.field("ITEM_ID").name
-        catalogue.append(items.read_snapshot(items_manifest, [item_field]).column(0))
+        catalogue.append(
+            items.read_snapshot(snapshot.items, [item_field], snapshot.log_end).column(0)
+        )
     item_ids = _sorted_vocabulary(catalogue)
     event_type_names, event_types = _event_types(table, interactions)
 
@@ -184,6 +200,7 @@ def _build(
         item_ids=_unicode(item_ids),
         event_type_names=event_type_names,
         fingerprint=fingerprint,
+        log_end=snapshot.log_end,
         **{name: array[order] for name, array in arrays.items()},
     )
 
@@ -231,7 +248,7 @@ def _save(cache: InteractionCache, directory: Path) -> None:
     try:
         for name in _ARRAYS:
             value = getattr(cache, name)
-            array = _unicode(pa.array(value)) if name == "event_type_names" else value
+            array = _unicode(pa.array(value)) if name == "event_type_names" else np.asarray(value)
             with atomic_open(building / f"{name}.npy") as stream:
                 np.save(stream, array, allow_pickle=False)
         building.rename(directory)
@@ -255,4 +272,7 @@ def _load(directory: Path, fingerprint: str) -> InteractionCache:
     """Load a saved cache; ``allow_pickle=False`` so loading never runs code."""
     arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
     names = tuple(str(name) for name in arrays.pop("event_type_names"))
-    return InteractionCache(event_type_names=names, fingerprint=fingerprint, **arrays)
+    log_end = int(arrays.pop("log_end"))
+    return InteractionCache(
+        event_type_names=names, fingerprint=fingerprint, log_end=log_end, **arrays
+    )

@@ -12,6 +12,9 @@ it, never in between. Segment files the manifest no longer names are deleted aft
 
 Each segment entry records its ``source``: ``"bulk"`` for an import job, ``"events"`` for live
 events compacted into a segment. A FULL import replaces the bulk segments only.
+
+Rows put one call at a time (``put_events``, ``put_users``, ``put_items``) wait in the group's
+append-only log (:mod:`engine.store.event_log`); a reader sees them after the segments' rows.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.schema import Schema, parse_schema
+from engine.store.event_log import EventLog
 from engine.store.files import atomic_open, read_json, write_json
 from engine.store.validation import ARROW_TYPES
 
@@ -97,9 +101,14 @@ class Dataset:
         return int(self.manifest()["num_rows"])
 
     @property
+    def event_log(self) -> EventLog:
+        """The group's log of rows put one call at a time."""
+        return EventLog(self.path.parent.parent)
+
+    @property
     def fingerprint(self) -> str:
-        """sha256 over the manifest's segment list: it changes whenever the data does."""
-        return segments_fingerprint(self.manifest()["segments"])
+        """sha256 over the segment list and the log's length: it changes whenever the data does."""
+        return segments_fingerprint(self.manifest()["segments"], self.event_log.committed_size())
 
     def read_table(self, columns: list[str] | None = None) -> pa.Table:
         """Read every live segment into one table, typed as the schema says.
@@ -127,8 +136,13 @@ class Dataset:
                     raise
         raise AssertionError("unreachable")
 
-    def read_snapshot(self, manifest: dict[str, Any], names: list[str]) -> pa.Table:
-        """Read the segments ``manifest`` names, keeping the latest row per id where that applies.
+    def read_snapshot(
+        self, manifest: dict[str, Any], names: list[str], log_end: int | None = None
+    ) -> pa.Table:
+        """Read the segments ``manifest`` names and the logged rows, keeping the latest per id.
+
+        ``log_end`` bounds the part of the event log read (``None``: all of it), so that a
+        snapshot matches a fingerprint taken earlier.
 
         Raises ``FileNotFoundError`` if a writer has removed a segment since ``manifest`` was
         read; read the manifest again and retry.
@@ -140,6 +154,10 @@ class Dataset:
             pq.read_table(segments / entry["file"], columns=wanted)
             for entry in manifest["segments"]
         ]
+        logged = self.event_log.rows(self.dataset_type, log_end)
+        if logged:
+            tables.append(pa.Table.from_pylist(logged, schema=arrow_schema(self.schema)))
+            tables[-1] = tables[-1].select(wanted)
         if not tables:
             return self.empty_table().select(names)
 
@@ -163,7 +181,9 @@ class Dataset:
             "updated": manifest["updated"],
             "num_rows": manifest["num_rows"],
             "num_segments": len(manifest["segments"]),
-            "fingerprint": segments_fingerprint(manifest["segments"]),
+            "fingerprint": segments_fingerprint(
+                manifest["segments"], self.event_log.committed_size()
+            ),
             "schema": self.schema.avro,
             "last_import": imports[-1] if imports else None,
         }
@@ -176,9 +196,10 @@ def arrow_schema(schema: Schema) -> pa.Schema:
     )
 
 
-def segments_fingerprint(segments: list[dict[str, Any]]) -> str:
-    """sha256 over a segment list in its canonical JSON form."""
-    return hashlib.sha256(json.dumps(segments, sort_keys=True).encode()).hexdigest()
+def segments_fingerprint(segments: list[dict[str, Any]], log_end: int = 0) -> str:
+    """sha256 over a segment list in its canonical JSON form and the event log's length."""
+    value: Any = segments if log_end == 0 else {"segments": segments, "log_end": log_end}
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def latest_by_id(table: pa.Table, id_column: str) -> pa.Table:

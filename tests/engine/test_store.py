@@ -329,6 +329,7 @@ def test_interaction_cache_is_reused_until_the_data_changes(tmp_path, monkeypatc
         "event_values.npy",
         "item_ids.npy",
         "item_indices.npy",
+        "log_end.npy",
         "timestamps.npy",
         "user_ids.npy",
         "user_indices.npy",
