@@ -25,7 +25,13 @@ from threadpoolctl import threadpool_limits
 from engine.errors import InvalidInputError
 from recipes.base import Hyperparameter, InteractionData, Model, Recipe
 
-__all__ = ["ALSModel", "UserPersonalization", "parse_event_weights"]
+__all__ = [
+    "ALSModel",
+    "UserPersonalization",
+    "parse_event_weights",
+    "recency_weights",
+    "weigh_events",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,34 @@ logger = logging.getLogger(__name__)
 _FOLD_IN_BATCH_BYTES = 64 * 2**20
 
 _EVENT_WEIGHTS_FORMAT = 'a comma-separated list of name=weight, such as "watch=1.0,click=0.25"'
+_SECONDS_PER_DAY = 86400.0
+
+# The hyperparameters of every recipe that weighs events by ``weigh_events``.
+EVENT_WEIGHT_HYPERPARAMETERS = (
+    Hyperparameter(
+        "event_weights",
+        str,
+        "",
+        description=f"Weight per event type, {_EVENT_WEIGHTS_FORMAT}; unlisted types weigh 1.",
+    ),
+    Hyperparameter(
+        "use_event_value",
+        bool,
+        False,
+        description="Multiply each event's weight by its EVENT_VALUE where it has one.",
+    ),
+    Hyperparameter(
+        "recency_half_life_days",
+        float,
+        0.0,
+        0.0,
+        36500.0,
+        description=(
+            "Halve an event's weight per this many days before the newest event; 0 turns "
+            "recency weighting off."
+        ),
+    ),
+)
 
 
 class ALSModel(Model):
@@ -188,16 +222,19 @@ def _solve(systems: np.ndarray, targets: np.ndarray) -> np.ndarray:
 class UserPersonalization(Recipe):
     """Implicit-feedback ALS, the counterpart of the service's ``aws-user-personalization``.
 
-    Each event adds a weight to its user × item pair: the weight of its event type from
-    ``event_weights`` (1 when unlisted), times its EVENT_VALUE when ``use_event_value`` is
-    set and the event has one. A pair's confidence is ``alpha`` times its summed weight.
+    Each event adds a weight to its user × item pair (see :func:`weigh_events`): the weight
+    of its event type from ``event_weights`` (1 when unlisted), times its EVENT_VALUE when
+    ``use_event_value`` is set and the event has one. A pair's confidence is ``alpha`` times
+    its summed weight.
 
     Training is deterministic for a seed: ``implicit`` solves each user (and each item)
     independently, so its thread count does not change the result, and BLAS is held to one
     thread while fitting.
 
-    Limitation: recency weighting is not applied here; an event weighs the same whatever its
-    age. Bandit-style exploration of new items, which the service adds, is not modelled.
+    With ``recency_half_life_days`` set, an event's weight also halves for every half-life
+    it is older than the newest event in the data.
+
+    Limitation: bandit-style exploration of new items, which the service adds, is not modelled.
 
     Examples
     --------
@@ -228,18 +265,7 @@ class UserPersonalization(Recipe):
             10000.0,
             description="Confidence per unit of weight of an observed pair (implicit's alpha).",
         ),
-        Hyperparameter(
-            "event_weights",
-            str,
-            "",
-            description=f"Weight per event type, {_EVENT_WEIGHTS_FORMAT}; unlisted types weigh 1.",
-        ),
-        Hyperparameter(
-            "use_event_value",
-            bool,
-            False,
-            description="Multiply each event's weight by its EVENT_VALUE where it has one.",
-        ),
+        *EVENT_WEIGHT_HYPERPARAMETERS,
         Hyperparameter(
             "calculate_training_loss",
             bool,
@@ -258,15 +284,8 @@ class UserPersonalization(Recipe):
     def event_weights(
         self, data: InteractionData, hyperparameters: Mapping[str, Any]
     ) -> np.ndarray:
-        """Weight per event: its type's weight, times its EVENT_VALUE if asked (NaN counts 1)."""
-        by_name = parse_event_weights(hyperparameters["event_weights"])
-        per_type = np.array([by_name.get(name, 1.0) for name in data.event_type_names])
-        weights = per_type[data.event_types]
-
-        if hyperparameters["use_event_value"]:
-            values = data.event_values.astype(np.float64)
-            weights = weights * np.where(np.isnan(values), 1.0, values)
-        return weights.astype(np.float32)
+        """Weight per event, as :func:`weigh_events` gives it."""
+        return weigh_events(data, hyperparameters)
 
     def fit(
         self,
@@ -296,6 +315,44 @@ class UserPersonalization(Recipe):
             regularization=hyperparameters["regularization"],
             alpha=hyperparameters["alpha"],
         )
+
+
+def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> np.ndarray:
+    """Weight of each event: its type's weight, its value, its recency (float32).
+
+    The weight of the event's type in ``event_weights`` (1 when unlisted), times its
+    EVENT_VALUE when ``use_event_value`` is set (a missing value counts 1), times
+    :func:`recency_weights` when ``recency_half_life_days`` is positive.
+
+    Examples
+    --------
+    >>> weigh_events(data, {"event_weights": "click=0.25", "use_event_value": False,
+    ...                     "recency_half_life_days": 0.0})  # doctest: +SKIP
+    array([1.  , 0.25], dtype=float32)
+    """
+    by_name = parse_event_weights(hyperparameters["event_weights"])
+    per_type = np.array([by_name.get(name, 1.0) for name in data.event_type_names])
+    weights = per_type[data.event_types]
+
+    if hyperparameters["use_event_value"]:
+        values = data.event_values.astype(np.float64)
+        weights = weights * np.where(np.isnan(values), 1.0, values)
+    half_life = hyperparameters.get("recency_half_life_days", 0.0)
+    if half_life > 0:
+        weights = weights * recency_weights(data.timestamps, half_life)
+    return weights.astype(np.float32)
+
+
+def recency_weights(timestamps: np.ndarray, half_life_days: float) -> np.ndarray:
+    """``0.5 ** (age / half_life)``, age in days before the newest of ``timestamps``.
+
+    The newest event weighs 1, one ``half_life_days`` older weighs 0.5. Empty input gives
+    an empty array.
+    """
+    if timestamps.size == 0:
+        return np.ones(0)
+    age_days = (timestamps.max() - timestamps).astype(np.float64) / _SECONDS_PER_DAY
+    return np.exp2(-age_days / half_life_days)
 
 
 def parse_event_weights(text: str) -> dict[str, float]:

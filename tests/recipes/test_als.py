@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,20 @@ def test_default_event_weights_count_every_event_once() -> None:
     np.testing.assert_array_equal(weights, np.ones(3, np.float32))
 
 
+def test_recency_half_life_halves_weight_per_half_life_before_newest_event() -> None:
+    day = 86400
+    data = dataclasses.replace(
+        interactions([(0, 0), (0, 1), (1, 1)], num_users=2, num_items=2),
+        timestamps=np.array([0, 10 * day, 20 * day], np.int64),
+    )
+    recipe = UserPersonalization()
+    weights = recipe.event_weights(
+        data, recipe.validate_hyperparameters({"recency_half_life_days": "10"})
+    )
+
+    np.testing.assert_allclose(weights, np.array([0.25, 0.5, 1.0], np.float32))
+
+
 def test_parse_event_weights_reads_names_and_numbers() -> None:
     assert parse_event_weights("") == {}
     assert parse_event_weights(" watch = 1.0 ,click=0.25,") == {"watch": 1.0, "click": 0.25}
@@ -233,6 +248,7 @@ def test_defaults_are_documented_values() -> None:
         "alpha": 10.0,
         "event_weights": "",
         "use_event_value": False,
+        "recency_half_life_days": 0.0,
         "calculate_training_loss": False,
     }
 
