@@ -41,6 +41,7 @@ class UserEvents:
     item_ids: list[str] = field(default_factory=list)
     event_types: list[str] = field(default_factory=list)
     event_values: list[float] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
 
 
 class LiveHistories:
@@ -88,6 +89,7 @@ class LiveHistories:
             events.event_types.append(str(upper.get("EVENT_TYPE") or ""))
             value = upper.get("EVENT_VALUE")
             events.event_values.append(np.nan if value is None else float(value))
+            events.timestamps.append(int(upper["TIMESTAMP"]))
 
     def has_events(self, user_id: str) -> bool:
         """Whether ``user_id`` has events the version was not trained on."""
@@ -130,7 +132,7 @@ class LiveHistories:
         data = InteractionData(
             user_indices=np.zeros(len(keep), np.int32),
             item_indices=np.array([self._item_index[events.item_ids[i]] for i in keep], np.int32),
-            timestamps=np.zeros(len(keep), np.int64),
+            timestamps=np.array([events.timestamps[i] for i in keep], np.int64),
             event_types=np.array([names.index(events.event_types[i]) for i in keep], np.int32),
             event_values=np.array([events.event_values[i] for i in keep], np.float32),
             num_users=1,
