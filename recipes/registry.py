@@ -14,6 +14,8 @@ ENTRY_POINT_GROUP = "recengine.recipes"
 
 # Built-in recipes by name, as "module:class", imported only when asked for.
 _BUILTIN = {
+    "content-based": "recipes.content:ContentBased",
+    "hybrid": "recipes.hybrid:Hybrid",
     "popularity-count": "recipes.popularity:PopularityCount",
     "user-personalization": "recipes.als:UserPersonalization",
 }

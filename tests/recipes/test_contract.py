@@ -10,27 +10,38 @@ import pytest
 import scipy.sparse as sp
 
 from engine.errors import InvalidInputError
-from recipes.base import InteractionData, Model, Recipe
+from recipes.base import FeatureColumn, Features, InteractionData, Model, Recipe
 from recipes.registry import get_recipe
 
-RECIPE_NAMES = ["popularity-count", "user-personalization"]
+RECIPE_NAMES = ["content-based", "hybrid", "popularity-count", "user-personalization"]
 
 # Small settings so that every recipe fits in milliseconds.
 FAST_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "user-personalization": {"factors": 4, "iterations": 5},
+    "hybrid": {"no_components": 4, "epochs": 5},
 }
 
 DECLARED_HYPERPARAMETERS = {
+    "content-based": ("event_weights, max_text_features, recency_half_life_days, use_event_value"),
+    "hybrid": (
+        "epochs, event_weights, item_alpha, learning_rate, loss, max_sampled, "
+        "max_text_features, no_components, recency_half_life_days, use_event_value, "
+        "use_item_features, use_user_features, user_alpha"
+    ),
     "popularity-count": "none",
     "user-personalization": (
         "alpha, calculate_training_loss, event_weights, factors, iterations, "
-        "regularization, use_event_value"
+        "recency_half_life_days, regularization, use_event_value"
     ),
 }
 
 
 def planted_interactions(num_groups: int = 3, users_per_group: int = 4) -> InteractionData:
-    """Groups of users who each consume every item of their own block of three items."""
+    """Groups of users who each consume every item of their own block of three items.
+
+    Items carry their block as a GENRE and a DESCRIPTION; users carry their group as a
+    SEGMENT, so that recipes which need metadata can train too.
+    """
     users, items = [], []
     for group in range(num_groups):
         for member in range(users_per_group):
@@ -46,7 +57,21 @@ def planted_interactions(num_groups: int = 3, users_per_group: int = 4) -> Inter
         event_values=np.full(count, np.nan, np.float32),
         num_users=num_groups * users_per_group,
         num_items=3 * num_groups,
+        user_features=Features(
+            (FeatureColumn("SEGMENT", "categorical", _labels(num_groups, users_per_group)),)
+        ),
+        item_features=Features(
+            (
+                FeatureColumn("GENRE", "categorical", _labels(num_groups, 3)),
+                FeatureColumn("DESCRIPTION", "textual", _labels(num_groups, 3, "a film about ")),
+            )
+        ),
     )
+
+
+def _labels(num_groups: int, per_group: int, prefix: str = "") -> np.ndarray:
+    labels = [f"{prefix}topic{group}" for group in range(num_groups) for _ in range(per_group)]
+    return np.array(labels, dtype=object)
 
 
 class RecipeContract:
@@ -109,11 +134,10 @@ class RecipeContract:
     ) -> None:
         known = DECLARED_HYPERPARAMETERS[recipe_class.name]
         message = (
-            f"recipe '{recipe_class.name}' has no hyperparameter 'learning_rate' "
-            f"(it takes: {known})"
+            f"recipe '{recipe_class.name}' has no hyperparameter 'shrinkage' (it takes: {known})"
         )
         with pytest.raises(InvalidInputError) as raised:
-            recipe_class.validate_hyperparameters({"learning_rate": "0.1"})
+            recipe_class.validate_hyperparameters({"shrinkage": "0.1"})
         assert str(raised.value) == message
 
     def test_out_of_range_hyperparameters_are_rejected(self, recipe_class: type[Recipe]) -> None:
