@@ -1,0 +1,409 @@
+"""Parsed filters and their evaluation as item masks."""
+
+from __future__ import annotations
+
+import logging
+import operator
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+from engine.filters._context import Column, FilterContext
+from engine.filters._syntax import (
+    ORDERING,
+    Condition,
+    CurrentItemField,
+    FilterTerm,
+    Junction,
+    Node,
+    Placeholder,
+    Value,
+    iter_conditions,
+    parse_terms,
+    parse_values,
+)
+
+__all__ = ["FilterExpression", "parse_filter"]
+
+logger = logging.getLogger(__name__)
+
+MAX_VALUE_LENGTH = 1000
+_NEGATED = ("NOT IN", "!=")
+_COMPARE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_BOOLEAN_ALIASES = {"1": "true", "0": "false", "1.0": "true", "0.0": "false"}
+_DATASET_TYPES = {"Items": "ITEMS", "Interactions": "INTERACTIONS", "Users": "USERS"}
+
+
+@dataclass(frozen=True)
+class FilterExpression:
+    """A parsed filter: ``INCLUDE``/``EXCLUDE`` terms joined by ``|``.
+
+    The terms combine as the service combines them: the union of the applied INCLUDE terms
+    (all items when none applies) minus the union of the applied EXCLUDE terms. A term whose
+    ``IF CurrentUser...`` clause is false is not applied, nor is an EXCLUDE term whose
+    placeholders have no values.
+
+    Create one with :func:`parse_filter`.
+    """
+
+    text: str
+    terms: tuple[FilterTerm, ...]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def placeholders(self) -> tuple[str, ...]:
+        """Placeholder names without ``$``, in order of first appearance."""
+        names = [operand.name for operand in self._operands() if isinstance(operand, Placeholder)]
+        return tuple(dict.fromkeys(names))
+
+    @cached_property
+    def depends_on_user(self) -> bool:
+        """True when the mask depends on the requesting user (Interactions or ``IF``)."""
+        return any(
+            term.condition is not None
+            or any(c.dataset == "Interactions" for c in iter_conditions(term.where))
+            for term in self.terms
+        )
+
+    @cached_property
+    def depends_on_current_item(self) -> bool:
+        """True when the mask depends on the request's item (``CurrentItem.FIELD``)."""
+        return any(isinstance(operand, CurrentItemField) for operand in self._operands())
+
+    @cached_property
+    def fields(self) -> dict[str, set[str]]:
+        """Field names (as written) per dataset type: ``ITEMS``, ``INTERACTIONS``, ``USERS``."""
+        fields: dict[str, set[str]] = {}
+        for condition in self._conditions():
+            fields.setdefault(_DATASET_TYPES[condition.dataset], set()).add(condition.field)
+        for operand in self._operands():
+            if isinstance(operand, CurrentItemField):
+                fields.setdefault("ITEMS", set()).add(operand.field)
+        return fields
+
+    def _conditions(self) -> list[Condition]:
+        return [
+            condition
+            for term in self.terms
+            for condition in iter_conditions(term.where) + iter_conditions(term.condition)
+        ]
+
+    def _operands(self) -> list[Value | Placeholder | CurrentItemField]:
+        return [operand for condition in self._conditions() for operand in condition.operands]
+
+    def cache_key(self, values: Mapping[str, str] | None = None) -> tuple[str, ...]:
+        """The part of ``values`` the mask depends on, hashable: the filter text and its values.
+
+        Two requests with equal keys get equal masks as long as the Items data is the same and
+        neither :attr:`depends_on_user` nor :attr:`depends_on_current_item` is set.
+
+        Examples
+        --------
+        >>> parse_filter("EXCLUDE ItemID WHERE Items.GENRES IN ($G)").cache_key({"G": '"x"'})
+        ('EXCLUDE ItemID WHERE Items.GENRES IN ($G)', '"x"')
+        """
+        given = values or {}
+        return (self.text, *(given.get(name, "\0missing") for name in self.placeholders))
+
+    def validate(self, columns: Mapping[str, Collection[str]]) -> None:
+        """Check that every field the filter names exists, as the service checks at creation.
+
+        Parameters
+        ----------
+        columns : Mapping[str, Collection[str]]
+            Column names per dataset type (``ITEMS``, ``USERS``, ``INTERACTIONS``; any case).
+            A dataset type that is absent means the group has no such dataset.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming every missing field, e.g. ``Items.COLOUR``.
+
+        Examples
+        --------
+        >>> parse_filter("INCLUDE ItemID WHERE Items.GENRES IN (\\"x\\")").validate(
+        ...     {"ITEMS": {"ITEM_ID", "GENRES"}}
+        ... )
+        """
+        available = {key.upper(): {str(c).upper() for c in names} for key, names in columns.items()}
+        missing = [
+            _describe_missing(dataset_type, name, available)
+            for dataset_type, names in sorted(self.fields.items())
+            for name in sorted(names)
+            if name.upper() not in available.get(dataset_type, set())
+        ]
+        if missing:
+            raise InvalidInputError(
+                f"filter expression uses fields that do not exist: {', '.join(missing)}"
+            )
+
+    def item_mask(
+        self, context: FilterContext, values: Mapping[str, str] | None = None
+    ) -> np.ndarray:
+        """Which catalogue items the filter lets through.
+
+        Parameters
+        ----------
+        context : FilterContext
+            The catalogue and, as needed, the requesting user and the current item.
+        values : Mapping[str, str], optional
+            Placeholder values as the service passes them, e.g. ``{"GENRES": '"a","b"'}``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean, one per item of ``context.item_ids``; True means the item may be returned.
+
+        Raises
+        ------
+        InvalidInputError
+            An INCLUDE term's placeholder has no value, a value is malformed, a field does not
+            exist, ``CurrentItem`` is used without a current item, or ``<``/``>`` meets a
+            field or value that is not numeric.
+
+        Examples
+        --------
+        >>> context = FilterContext(np.array(["a", "b"]), {"PRICE": [5.0, 20.0]})
+        >>> parse_filter("INCLUDE ItemID WHERE Items.PRICE < $MAX").item_mask(
+        ...     context, {"MAX": "10"}
+        ... )
+        array([ True, False])
+        """
+        started = time.perf_counter()
+        evaluation = _Evaluation(context, values or {})
+        includes: list[np.ndarray] = []
+        excludes: list[np.ndarray] = []
+        for term in self.terms:
+            mask = evaluation.term_mask(term)
+            if mask is not None:
+                (includes if term.action == "INCLUDE" else excludes).append(mask)
+
+        result = np.logical_or.reduce(includes) if includes else np.ones(context.num_items, bool)
+        if excludes:
+            result = result & ~np.logical_or.reduce(excludes)
+        logger.debug(
+            "filter kept %d of %d items in %.2f ms",
+            int(result.sum()),
+            context.num_items,
+            1000 * (time.perf_counter() - started),
+        )
+        return np.asarray(result, dtype=bool)
+
+
+def _describe_missing(dataset_type: str, name: str, available: dict[str, set[str]]) -> str:
+    prefix = {"ITEMS": "Items", "INTERACTIONS": "Interactions", "USERS": "CurrentUser"}
+    label = f"{prefix[dataset_type]}.{name}"
+    if dataset_type not in available:
+        return f"{label} (no {dataset_type.title()} dataset)"
+    return label
+
+
+def parse_filter(expression: str) -> FilterExpression:
+    """Parse a filter expression in the service's language.
+
+    ``AND`` binds tighter than ``OR`` inside one expression, and parentheses group.
+    Keywords and dataset names are matched case-insensitively, field names are matched to
+    the datasets' columns case-insensitively, and placeholders (``$NAME``) case-sensitively.
+
+    Parameters
+    ----------
+    expression : str
+        1 to 2500 characters.
+
+    Returns
+    -------
+    FilterExpression
+
+    Raises
+    ------
+    FilterSyntaxError
+        A malformed expression; the message gives the 1-based position and what was expected.
+    InvalidInputError
+        An empty or too long expression, or more than 10 distinct fields.
+
+    Examples
+    --------
+    >>> parse_filter('EXCLUDE ItemID WHERE Items.GENRES IN ($GENRES)').placeholders
+    ('GENRES',)
+    """
+    terms = parse_terms(expression)
+    logger.debug("parsed a filter of %d expression(s)", len(terms))
+    return FilterExpression(expression, terms)
+
+
+class _Evaluation:
+    """One evaluation of a filter: the context, and the placeholder values parsed once."""
+
+    def __init__(self, context: FilterContext, values: Mapping[str, str]) -> None:
+        self.context = context
+        self.raw_values = values
+        self.parsed: dict[str, tuple[Value, ...]] = {}
+
+    def term_mask(self, term: FilterTerm) -> np.ndarray | None:
+        """The term's item mask, or None when the term is not applied."""
+        missing = [name for name in _term_placeholders(term) if not self.placeholder(name)]
+        if missing and term.action == "EXCLUDE":
+            logger.debug("EXCLUDE term skipped: no value for $%s", missing[0])
+            return None
+        if missing:
+            raise InvalidInputError(
+                f"filter value for ${missing[0]} is missing; an INCLUDE expression needs a "
+                "value for each of its placeholders"
+            )
+        if term.condition is not None and not bool(self.mask(term.condition)[0]):
+            return None
+        return self.mask(term.where)
+
+    def placeholder(self, name: str) -> tuple[Value, ...]:
+        """The values of ``$name``; empty when the request gave none."""
+        if name not in self.parsed:
+            text = self.raw_values.get(name)
+            if text is not None and len(str(text)) > MAX_VALUE_LENGTH:
+                raise InvalidInputError(
+                    f"filter value for ${name} has {len(str(text))} characters; "
+                    f"at most {MAX_VALUE_LENGTH} are allowed"
+                )
+            self.parsed[name] = () if text is None else parse_values(str(text), name)
+        return self.parsed[name]
+
+    def mask(self, node: Node) -> np.ndarray:
+        """The rows ``node`` holds for: items, or the one row of the user for ``IF``."""
+        if isinstance(node, Junction):
+            masks = [self.mask(child) for child in node.children]
+            combine = np.logical_and if node.operator == "AND" else np.logical_or
+            return np.asarray(combine.reduce(masks), dtype=bool)
+        if node.dataset == "Interactions":
+            return self.event_mask(node)
+        if node.dataset == "Users":
+            column = self.context.user_column(node.field, node.label)
+        else:
+            column = self.context.item_column(node.field, node.label)
+        return _match(column, node, self.resolve(node))
+
+    def event_mask(self, condition: Condition) -> np.ndarray:
+        """Items of the user's interactions whose event type the condition matches."""
+        mask = np.zeros(self.context.num_items, dtype=bool)
+        if self.context.user_events is None:
+            return mask
+        indices, event_types = (np.asarray(part).reshape(-1) for part in self.context.user_events)
+        values = self.resolve(condition)
+
+        lowered = np.array([str(event).lower() for event in event_types.tolist()], dtype=object)
+        if any(value.any_event for value in values):
+            hit = np.ones(lowered.size, dtype=bool)
+        else:
+            hit = np.isin(lowered, [value.text.lower() for value in values])
+        if condition.operator in _NEGATED:
+            hit = ~hit
+
+        indices = indices.astype(np.int64)
+        inside = (indices >= 0) & (indices < mask.size)
+        mask[indices[hit & inside]] = True
+        return mask
+
+    def resolve(self, condition: Condition) -> list[Value]:
+        """The condition's operands as literal values: placeholders and CurrentItem expanded."""
+        resolved: list[Value] = []
+        for operand in condition.operands:
+            if isinstance(operand, Value):
+                resolved.append(operand)
+            elif isinstance(operand, Placeholder):
+                resolved.extend(self.placeholder(operand.name))
+            else:
+                resolved.extend(self.current_item_values(operand))
+        return resolved
+
+    def current_item_values(self, operand: CurrentItemField) -> list[Value]:
+        """The current item's values of ``CurrentItem.FIELD``; empty when it has none."""
+        label = f"CurrentItem.{operand.field}"
+        if self.context.current_item is None:
+            raise InvalidInputError(
+                f"the filter uses {label}, which needs the request's item "
+                "(related-items requests only)"
+            )
+        column = self.context.item_column(operand.field, label)
+        return [
+            _value_of(value, operand.position)
+            for value in column.row_values(self.context.current_item)
+        ]
+
+
+def _term_placeholders(term: FilterTerm) -> list[str]:
+    conditions = iter_conditions(term.where) + iter_conditions(term.condition)
+    return [
+        operand.name
+        for condition in conditions
+        for operand in condition.operands
+        if isinstance(operand, Placeholder)
+    ]
+
+
+def _value_of(value: str | float, position: int) -> Value:
+    if isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else repr(value)
+        return Value(text, value, position)
+    try:
+        return Value(value, float(value), position)
+    except ValueError:
+        return Value(value, None, position)
+
+
+def _match(column: Column, condition: Condition, values: list[Value]) -> np.ndarray:
+    """Rows of ``column`` that satisfy ``condition`` against ``values``."""
+    if condition.operator in ORDERING:
+        return _ordered(column, condition, values)
+    hit = _equal(column, values)
+    return ~hit if condition.operator in _NEGATED else hit
+
+
+def _equal(column: Column, values: list[Value]) -> np.ndarray:
+    """Rows holding any of ``values``; a multi-valued row matches if any of its values does."""
+    if column.kind == "numeric":
+        numbers = [value.number for value in values if value.number is not None]
+        return np.isin(column.numbers, numbers)
+
+    mask = np.zeros(column.size, dtype=bool)
+    for value in values:
+        key = value.text
+        if column.kind == "boolean":
+            key = _BOOLEAN_ALIASES.get(key, key.lower())
+        rows = column.index.get(key)
+        if rows is not None:
+            mask[rows] = True
+    return mask
+
+
+def _ordered(column: Column, condition: Condition, values: list[Value]) -> np.ndarray:
+    """``<``, ``<=``, ``>``, ``>=`` on a numeric column; missing values never match."""
+    where = f"filter expression: at position {condition.position}"
+    if column.kind == "categorical" and not column.index:
+        return np.zeros(column.size, dtype=bool)  # no values at all: nothing to compare
+    if column.kind != "numeric":
+        raise InvalidInputError(
+            f"{where}: {condition.label} holds {column.kind} values; "
+            f"{condition.operator} needs a numeric field"
+        )
+    if not values:
+        return np.zeros(column.size, dtype=bool)
+    if len(values) > 1:
+        raise InvalidInputError(
+            f"{where}: {condition.label} {condition.operator} needs one value, got {len(values)}"
+        )
+    number = values[0].number
+    if number is None:
+        raise InvalidInputError(
+            f"{where}: {condition.label} {condition.operator} needs a number, "
+            f"got {values[0].text!r}"
+        )
+    return np.asarray(_COMPARE[condition.operator](column.numbers, number), dtype=bool)
