@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# Benchmarks against the raw libraries (see benchmarks/README.md); not part of `make test`.
+# `make bench ARGS=--quick` or `make bench-quick` for the few-minute size.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
