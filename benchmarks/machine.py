@@ -52,6 +52,8 @@ def _ram_kib() -> int:
 
 
 def _blas() -> list[str]:
+    import implicit.cpu.als  # noqa: F401  (loads implicit's BLAS)
+    import numpy  # noqa: F401  (loads numpy's BLAS)
     from threadpoolctl import threadpool_info
 
     return [

@@ -19,7 +19,7 @@ from benchmarks.report import RESULTS, Result, print_result, write_results, writ
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("accuracy", "training_overhead", "import_throughput")
+BENCHMARKS = ("accuracy", "training_overhead", "import_throughput", "serving", "scale")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,182 @@
+"""Serving: ``Campaign.get_recommendations`` against implicit's ``recommend`` and the bound.
+
+A synthetic artifact (users × items, 20 events per user, ALS with 64 factors trained for
+two iterations: serving cost does not depend on how well the factors were fitted) is
+deployed as a campaign. On the very same factors and seen-item matrix:
+
+- ours: ``get_recommendations(user_id, 25)`` (id lookup, score, remove seen items, top 25,
+  build the response objects);
+- implicit: ``model.recommend(userid, user_items[userid], N=25)`` on an
+  ``AlternatingLeastSquares`` holding our factors (seen items filtered);
+- the numpy bound: ``user_factors[u] @ item_factors.T`` and ``argpartition`` for the top 25
+  (no filtering, no ids), the least any scorer of these factors must do.
+
+Batch throughput: ours loops ``get_recommendations`` (the campaign has no batch call);
+implicit's ``recommend`` takes an array of users; the bound is a blocked matrix product
+with ``argpartition`` per row.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from benchmarks.measure import median_seconds, percentile, time_call
+from benchmarks.report import Result, Row
+from benchmarks.synthetic import INTERACTIONS_SCHEMA, skewed_interactions, write_csv
+from engine.campaign import Campaign, create_campaign
+from engine.store import Store
+from engine.training import create_solution
+
+__all__ = ["NAME", "run"]
+
+NAME = "serving"
+TITLE = "get_recommendations vs implicit recommend and the numpy bound"
+TOP = 25
+BLOCK = 1000
+EVENTS_PER_USER = 20
+
+
+def run(quick: bool) -> Result:
+    """Single-user latency (median, p99) and batch throughput of the three scorers.
+
+    Parameters
+    ----------
+    quick : bool
+        20k users × 5k items instead of 100k × 20k, fewer calls.
+
+    Returns
+    -------
+    Result
+        Ratios are ours / reference for latency and ours / reference for throughput.
+    """
+    users, items = (20_000, 5_000) if quick else (100_000, 20_000)
+    calls, batch = (1_000, 2_000) if quick else (3_000, 10_000)
+    result = Result(NAME, TITLE, details={"users": users, "items": items, "factors": 64})
+    with tempfile.TemporaryDirectory(prefix="recengine-bench-") as directory:
+        campaign = _campaign(Path(directory), users, items)
+        reference, seen = _implicit_twin(campaign)
+        sample = np.random.default_rng(1).choice(users, size=max(calls, batch), replace=False)
+        _single_user(campaign, reference, seen, sample[:calls], result)
+        _batch(campaign, reference, seen, sample[:batch], result)
+    return result
+
+
+def _campaign(directory: Path, users: int, items: int) -> Campaign:
+    interactions = skewed_interactions(users, items, users * EVENTS_PER_USER, seed=3)
+    group = Store(directory / "store").create_dataset_group("serving")
+    group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
+    group.import_csv("INTERACTIONS", write_csv(interactions, directory / "i.csv"))
+    hyperparameters = {"factors": 64, "iterations": 2}
+    version = create_solution(group, "als", "user-personalization", hyperparameters=hyperparameters)
+    return create_campaign(group, "serving", version.train())
+
+
+def _implicit_twin(campaign: Campaign) -> tuple[Any, sp.csr_matrix]:
+    """An implicit ALS holding the campaign's factors, and the seen-item matrix."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model, arrays = campaign.version.load_model()
+    twin = AlternatingLeastSquares(factors=model.user_factors.shape[1], dtype=np.float32)
+    twin.user_factors = np.ascontiguousarray(model.user_factors)
+    twin.item_factors = np.ascontiguousarray(model.item_factors)
+    shape = (len(arrays["user_ids"]), len(arrays["item_ids"]))
+    indices = np.asarray(arrays["seen_indices"])
+    seen = sp.csr_matrix(
+        (np.ones(indices.size, np.float32), indices, np.asarray(arrays["seen_indptr"])), shape
+    )
+    return twin, seen
+
+
+def numpy_bound(user_factors: np.ndarray, item_factors: np.ndarray, top: int) -> np.ndarray:
+    """Top ``top`` item indices per row of ``user_factors @ item_factors.T``, best first.
+
+    Parameters
+    ----------
+    user_factors : ndarray of shape (users, factors)
+    item_factors : ndarray of shape (items, factors)
+    top : int
+
+    Returns
+    -------
+    ndarray of shape (users, top)
+    """
+    scores = np.atleast_2d(user_factors @ item_factors.T)
+    best = np.argpartition(-scores, top, axis=1)[:, :top]
+    order = np.argsort(-np.take_along_axis(scores, best, 1), axis=1)
+    return np.take_along_axis(best, order, 1)
+
+
+def _single_user(
+    campaign: Campaign, reference: Any, seen: sp.csr_matrix, users: np.ndarray, into: Result
+) -> None:
+    ids = campaign.user_ids()
+    factors, items = reference.user_factors, reference.item_factors
+    scorers = {
+        "ours": lambda u: campaign.get_recommendations(ids[u], TOP),
+        "implicit": lambda u: reference.recommend(u, seen[u], N=TOP),
+        "numpy": lambda u: numpy_bound(factors[u], items, TOP),
+    }
+    for scorer in scorers.values():  # warm up caches and page in the memory maps
+        for user in users[:50]:
+            scorer(int(user))
+    timings = {name: _latencies(scorer, users) for name, scorer in scorers.items()}
+    into.details["single_user_ms"] = {
+        name: {"median": median_seconds(t) * 1e3, "p99": percentile(t, 0.99) * 1e3}
+        for name, t in timings.items()
+    }
+    for reference_name in ("implicit", "numpy"):
+        for label, share in (("median", 0.5), ("p99", 0.99)):
+            ours, theirs = (
+                percentile(timings["ours"], share),
+                percentile(timings[reference_name], share),
+            )
+            into.rows.append(
+                Row(
+                    f"one user {label} latency vs {reference_name}",
+                    f"{ours * 1e3:.3f} ms",
+                    f"{theirs * 1e3:.3f} ms",
+                    ours / theirs,
+                    f"{users.size} calls",
+                )
+            )
+
+
+def _latencies(scorer: Any, users: np.ndarray) -> list[float]:
+    return [time_call(lambda u=int(user): scorer(u))[0] for user in users]
+
+
+def _batch(
+    campaign: Campaign, reference: Any, seen: sp.csr_matrix, users: np.ndarray, into: Result
+) -> None:
+    ids = campaign.user_ids()
+    factors, items = reference.user_factors, reference.item_factors
+    seconds = {
+        "ours": time_call(lambda: [campaign.get_recommendations(ids[u], TOP) for u in users])[0],
+        "implicit": time_call(
+            lambda: _blocks(lambda b: reference.recommend(b, seen[b], N=TOP), users)
+        )[0],
+        "numpy": time_call(lambda: _blocks(lambda b: numpy_bound(factors[b], items, TOP), users))[
+            0
+        ],
+    }
+    into.details["batch_users_per_s"] = {name: users.size / s for name, s in seconds.items()}
+    for reference_name in ("implicit", "numpy"):
+        into.rows.append(
+            Row(
+                f"batch of {users.size:,} users vs {reference_name}",
+                f"{users.size / seconds['ours']:,.0f} users/s",
+                f"{users.size / seconds[reference_name]:,.0f} users/s",
+                seconds[reference_name] / seconds["ours"],
+                "throughput ratio (below 1 is slower)",
+            )
+        )
+
+
+def _blocks(score: Any, users: np.ndarray) -> None:
+    for start in range(0, users.size, BLOCK):
+        score(users[start : start + BLOCK])
