@@ -21,7 +21,11 @@ Semantics, where the service leaves a choice:
   (``"a|b"``) matches if any of its values does. ``NOT IN``/``!=`` are their complements, so
   an item with no value matches ``NOT IN``. ``<``, ``<=``, ``>``, ``>=`` need a numeric field
   and a number; a missing value never matches them.
-* Boolean fields match ``"true"``/``"false"`` (any case, quoted or not; also 1 and 0).
+* Boolean fields match ``"true"``/``"false"`` (any case, quoted or not; also 1 and 0);
+  unlike the service, they can be filtered. Textual fields cannot, as in the service.
+* ``Items.ITEM_ID`` is always a field: the catalogue's ids.
+* Placeholder values are checked as the service checks ``filterValues`` (at most 25, values
+  of at most 1000 characters); a key that names no placeholder of the filter is refused.
 * ``Interactions.EVENT_TYPE IN (...)`` holds for the items of the user's interactions with a
   listed type (``"*"``: any type); ``NOT IN`` for those of interactions with another type.
   Unlike the service, the user's whole history counts, not the latest 100 per type.

@@ -23,6 +23,7 @@ from engine.errors import InvalidInputError
 __all__ = ["Column", "FilterContext", "columns_from_table", "row_from_table"]
 
 Kind = Literal["numeric", "boolean", "categorical"]
+ITEM_ID = "ITEM_ID"
 
 
 def _is_missing(value: Any) -> bool:
@@ -159,17 +160,25 @@ class FilterContext:
         )
 
     def item_column(self, name: str, label: str) -> Column:
-        """The Items column ``name`` (any case), normalized once and cached."""
+        """The Items column ``name`` (any case), normalized once and cached.
+
+        ``ITEM_ID`` is the catalogue's ids when ``items`` has no such column.
+        """
         key = name.upper()
         if key not in self._columns:
-            actual = _find_column(self.items, name, label)
-            column = Column.build(actual, self.items[actual])
-            if column.size != self.num_items:
-                raise InvalidInputError(
-                    f"items column {actual} has {column.size} values for {self.num_items} items"
-                )
-            self._columns[key] = column
+            self._columns[key] = self._build_item_column(name, label)
         return self._columns[key]
+
+    def _build_item_column(self, name: str, label: str) -> Column:
+        if name.upper() == ITEM_ID and ITEM_ID not in {str(c).upper() for c in self.items}:
+            return Column.build(ITEM_ID, np.asarray(self.item_ids, dtype=object))
+        actual = _find_column(self.items, name, label)
+        column = Column.build(actual, self.items[actual])
+        if column.size != self.num_items:
+            raise InvalidInputError(
+                f"items column {actual} has {column.size} values for {self.num_items} items"
+            )
+        return column
 
     def user_column(self, name: str, label: str) -> Column:
         """The requesting user's value of ``name`` as a one-row column."""

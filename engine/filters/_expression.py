@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import operator
+import re
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,8 @@ __all__ = ["FilterExpression", "parse_filter"]
 logger = logging.getLogger(__name__)
 
 MAX_VALUE_LENGTH = 1000
+MAX_VALUES = 25
+_VALUE_NAME = re.compile(r"[A-Za-z0-9_]{1,50}")
 _NEGATED = ("NOT IN", "!=")
 _COMPARE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "<": operator.lt,
@@ -116,19 +120,26 @@ class FilterExpression:
         given = values or {}
         return (self.text, *(given.get(name, "\0missing") for name in self.placeholders))
 
-    def validate(self, columns: Mapping[str, Collection[str]]) -> None:
-        """Check that every field the filter names exists, as the service checks at creation.
+    def validate(self, columns: Mapping[str, Collection[str] | Mapping[str, str]]) -> None:
+        """Check the fields the filter names against the datasets, as the service does at creation.
+
+        Every field must exist (``Items.ITEM_ID`` always does). When the kinds of the fields
+        are given, a textual field cannot be filtered, and ``<``, ``<=``, ``>``, ``>=`` need a
+        numeric field on both sides.
 
         Parameters
         ----------
-        columns : Mapping[str, Collection[str]]
-            Column names per dataset type (``ITEMS``, ``USERS``, ``INTERACTIONS``; any case).
-            A dataset type that is absent means the group has no such dataset.
+        columns : Mapping[str, Collection[str] or Mapping[str, str]]
+            Per dataset type (``ITEMS``, ``USERS``, ``INTERACTIONS``; any case), the column
+            names, or a mapping of each name to its kind: ``numeric``, ``boolean``,
+            ``categorical`` or ``textual``. A dataset type that is absent means the group has
+            no such dataset.
 
         Raises
         ------
         InvalidInputError
-            Naming every missing field, e.g. ``Items.COLOUR``.
+            Naming every missing field, e.g. ``Items.COLOUR``; or, when the fields exist, every
+            field of the wrong kind with its position.
 
         Examples
         --------
@@ -136,16 +147,71 @@ class FilterExpression:
         ...     {"ITEMS": {"ITEM_ID", "GENRES"}}
         ... )
         """
-        available = {key.upper(): {str(c).upper() for c in names} for key, names in columns.items()}
+        available = {key.upper(): _kinds_by_name(names) for key, names in columns.items()}
         missing = [
             _describe_missing(dataset_type, name, available)
             for dataset_type, names in sorted(self.fields.items())
             for name in sorted(names)
-            if name.upper() not in available.get(dataset_type, set())
+            if not _is_available(dataset_type, name, available)
         ]
         if missing:
             raise InvalidInputError(
                 f"filter expression uses fields that do not exist: {', '.join(missing)}"
+            )
+        wrong = [problem for c in self._conditions() for problem in _kind_problems(c, available)]
+        if wrong:
+            raise InvalidInputError("filter expression: " + "; ".join(wrong))
+
+    def check_values(self, values: Mapping[str, str] | None) -> None:
+        """Check placeholder values as the service checks ``filterValues``.
+
+        At most 25 entries, each keyed by a placeholder of this filter (1-50 letters, digits
+        or ``_``, without the ``$``) and holding a string of at most 1000 characters.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the first entry that breaks a rule. Unlike the service, a key that is not a
+            placeholder of the filter is refused, so that a misspelt key is not silently
+            ignored.
+
+        Examples
+        --------
+        >>> parse_filter("EXCLUDE ItemID WHERE Items.GENRES IN ($G)").check_values({"G": '"x"'})
+        """
+        if values is None:
+            return
+        if not isinstance(values, Mapping):
+            raise InvalidInputError(
+                f"filter values must be a mapping of placeholder to value, got {values!r}"
+            )
+        if len(values) > MAX_VALUES:
+            raise InvalidInputError(
+                f"{len(values)} filter values were given; at most {MAX_VALUES} are allowed"
+            )
+        for name, value in values.items():
+            self._check_value(name, value)
+
+    def _check_value(self, name: object, value: object) -> None:
+        if not isinstance(name, str) or not _VALUE_NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"filter value name {name!r} is not valid: use the placeholder's name without $ "
+                "(1-50 letters, digits or _)"
+            )
+        if name not in self.placeholders:
+            used = ", ".join(f"${known}" for known in self.placeholders) or "no placeholders"
+            raise InvalidInputError(
+                f"filter value for ${name} matches no placeholder of the filter (it uses {used})"
+            )
+        if not isinstance(value, str):
+            raise InvalidInputError(
+                f"filter value for ${name} must be a string such as '\"a\",\"b\"' or '10', "
+                f"got {value!r}"
+            )
+        if len(value) > MAX_VALUE_LENGTH:
+            raise InvalidInputError(
+                f"filter value for ${name} has {len(value)} characters; "
+                f"at most {MAX_VALUE_LENGTH} are allowed"
             )
 
     def item_mask(
@@ -180,6 +246,7 @@ class FilterExpression:
         ... )
         array([ True, False])
         """
+        self.check_values(values)
         started = time.perf_counter()
         evaluation = _Evaluation(context, values or {})
         includes: list[np.ndarray] = []
@@ -201,7 +268,46 @@ class FilterExpression:
         return np.asarray(result, dtype=bool)
 
 
-def _describe_missing(dataset_type: str, name: str, available: dict[str, set[str]]) -> str:
+def _kinds_by_name(names: Collection[str] | Mapping[str, str]) -> dict[str, str | None]:
+    """Upper-cased column name -> kind, or None where only the names were given."""
+    if isinstance(names, Mapping):
+        return {str(name).upper(): str(kind) for name, kind in names.items()}
+    return {str(name).upper(): None for name in names}
+
+
+def _is_available(dataset_type: str, name: str, available: dict[str, dict[str, Any]]) -> bool:
+    if dataset_type == "ITEMS" and name.upper() == "ITEM_ID":
+        return True
+    return name.upper() in available.get(dataset_type, {})
+
+
+def _kind_problems(condition: Condition, available: dict[str, dict[str, str | None]]) -> list[str]:
+    """Why ``condition`` cannot be evaluated on fields of these kinds, with its position."""
+    if condition.dataset == "Interactions":
+        return []
+    dataset_type = _DATASET_TYPES[condition.dataset]
+    sides = [(condition.label, available.get(dataset_type, {}).get(condition.field.upper()))]
+    sides += [
+        (f"CurrentItem.{operand.field}", available.get("ITEMS", {}).get(operand.field.upper()))
+        for operand in condition.operands
+        if isinstance(operand, CurrentItemField)
+    ]
+    where = f"at position {condition.position}"
+    problems = [
+        f"{where}: {label} is a textual field; filters on textual fields are not supported"
+        for label, kind in sides
+        if kind == "textual"
+    ]
+    if condition.operator in ORDERING:
+        problems += [
+            f"{where}: {label} is a {kind} field; {condition.operator} needs a numeric field"
+            for label, kind in sides
+            if kind not in (None, "numeric", "textual")
+        ]
+    return problems
+
+
+def _describe_missing(dataset_type: str, name: str, available: dict[str, dict[str, Any]]) -> str:
     prefix = {"ITEMS": "Items", "INTERACTIONS": "Interactions", "USERS": "CurrentUser"}
     label = f"{prefix[dataset_type]}.{name}"
     if dataset_type not in available:
@@ -269,12 +375,7 @@ class _Evaluation:
         """The values of ``$name``; empty when the request gave none."""
         if name not in self.parsed:
             text = self.raw_values.get(name)
-            if text is not None and len(str(text)) > MAX_VALUE_LENGTH:
-                raise InvalidInputError(
-                    f"filter value for ${name} has {len(str(text))} characters; "
-                    f"at most {MAX_VALUE_LENGTH} are allowed"
-                )
-            self.parsed[name] = () if text is None else parse_values(str(text), name)
+            self.parsed[name] = () if text is None else parse_values(text, name)
         return self.parsed[name]
 
     def mask(self, node: Node) -> np.ndarray:

@@ -359,7 +359,7 @@ class _Parser:
 
 
 def _check_operands(condition: Condition, source: str) -> None:
-    """Refuse operands the service refuses: ``*`` off EVENT_TYPE, several values for ``<``."""
+    """Refuse what the service refuses: ``*`` off EVENT_TYPE, ``<`` on several values or a word."""
     for operand in condition.operands:
         if isinstance(operand, Value) and operand.any_event and condition.dataset != "Interactions":
             raise FilterSyntaxError(
@@ -369,11 +369,21 @@ def _check_operands(condition: Condition, source: str) -> None:
             raise FilterSyntaxError(
                 source, operand.position, "CurrentItem values can only be compared to Items fields"
             )
-    if condition.operator in ORDERING and len(condition.operands) != 1:
+    if condition.operator not in ORDERING:
+        return
+    if len(condition.operands) != 1:
         raise FilterSyntaxError(
             source,
             condition.operands[1].position,
             f"expected one value after {condition.label} {condition.operator}",
+        )
+    operand = condition.operands[0]
+    if isinstance(operand, Value) and operand.number is None:
+        raise FilterSyntaxError(
+            source,
+            operand.position,
+            f"expected a number after {condition.label} {condition.operator}, "
+            f"found {operand.text!r}",
         )
 
 

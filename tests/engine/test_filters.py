@@ -177,6 +177,29 @@ CASES = [
         {0, 2, 7},
     ),
     (WHERE + 'Items.RATING IN ("G") IF CurrentUser.AGE < $AGE', {"AGE": "18"}, {5, 9}),
+    (
+        'EXCLUDE ItemID WHERE Items.RATING = "R" '
+        'IF CurrentUser.AGE > 65 OR CurrentUser.MEMBERSHIP = "gold"',
+        None,
+        ALL - {1, 3, 8},
+    ),
+    (
+        'EXCLUDE ItemID WHERE Items.RATING = "R" IF CurrentUser.MEMBERSHIP NOT IN ("gold")',
+        None,
+        ALL,
+    ),
+    (WHERE + "Items.GENRES IN CurrentItem.GENRES IF CurrentUser.AGE < 18", None, {0, 2, 4, 7}),
+    # Item ids are an Items field even without an ITEM_ID column; quoted numbers compare.
+    (WHERE + 'Items.ITEM_ID IN ("i1", "i3")', None, {1, 3}),
+    ("EXCLUDE ItemID WHERE Items.ITEM_ID IN ($IDS)", {"IDS": '"i0","i9"'}, ALL - {0, 9}),
+    (WHERE + 'Items.PRICE < "10"', None, {0, 1, 5, 7, 9}),
+    (WHERE + 'Interactions.EVENT_TYPE = "*"', None, {0, 2, 3, 5}),
+    (
+        'INCLUDE ItemID WHERE Items.RATING = "G" | INCLUDE ItemID WHERE Items.PRICE > 20 | '
+        'EXCLUDE ItemID WHERE Items.IN_STOCK = "false"',
+        None,
+        {5, 9},
+    ),
 ]
 
 
@@ -188,8 +211,13 @@ def test_filter_keeps_exactly_the_expected_items(context, expression, values, ex
     assert kept(mask) == expected
 
 
-def test_the_table_covers_at_least_forty_expressions():
+def test_the_table_covers_at_least_forty_expressions_and_every_operator():
     assert len(CASES) >= 40
+    texts = [expression for expression, _, _ in CASES]
+    for operator in (" IN ", " NOT IN ", " = ", " != ", " < ", " <= ", " > ", " >= "):
+        assert any(operator in text for text in texts), operator
+    for feature in ("$", " | ", "CurrentItem.", " IF CurrentUser.", '"*"'):
+        assert any(feature in text for text in texts), feature
 
 
 def syntax(position, message):
@@ -297,6 +325,14 @@ MALFORMED = [
         "INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN CurrentItem.GENRES",
         syntax(49, "CurrentItem values can only be compared to Items fields"),
     ),
+    (
+        'INCLUDE ItemID WHERE Items.PRICE < "cheap"',
+        syntax(36, "expected a number after Items.PRICE <, found 'cheap'"),
+    ),
+    (
+        "INCLUDE ItemID WHERE Items.PRICE >= 3 IF CurrentUser.AGE >= true",
+        syntax(61, "expected a number after CurrentUser.AGE >=, found 'true'"),
+    ),
     ("", "^filter expression must be 1-2500 characters, got 0$"),
     ("INCLUDE ItemID WHERE Items.PRICE < 3" + " " * 2465, "got 2501$"),
 ]
@@ -375,10 +411,46 @@ def test_validate_accepts_fields_in_any_case():
     )
 
 
+def test_validate_refuses_textual_fields_and_ordering_on_other_kinds_with_positions():
+    expression = parse_filter(
+        'INCLUDE ItemID WHERE Items.DESCRIPTION IN ("x") AND Items.GENRES < 3 '
+        "AND Items.PRICE > CurrentItem.IN_STOCK"
+    )
+    kinds = {"DESCRIPTION": "textual", "GENRES": "categorical", "PRICE": "numeric"}
+    message = (
+        "filter expression: at position 22: Items.DESCRIPTION is a textual field; filters on "
+        "textual fields are not supported; at position 53: Items.GENRES is a categorical "
+        "field; < needs a numeric field; at position 74: CurrentItem.IN_STOCK is a boolean "
+        "field; > needs a numeric field"
+    )
+    with pytest.raises(InvalidInputError, match="^" + re.escape(message) + "$"):
+        expression.validate({"ITEMS": kinds | {"IN_STOCK": "boolean"}})
+
+
+def test_validate_accepts_item_ids_without_an_items_dataset():
+    parse_filter('EXCLUDE ItemID WHERE Items.ITEM_ID IN ("a")').validate({"INTERACTIONS": {}})
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({f"V{n}": "1" for n in range(26)}, "26 filter values were given; at most 25 are allowed"),
+        ({"$GENRES": '"x"'}, r"filter value name '\$GENRES' is not valid: use the placeholder's"),
+        ({"GENRE": '"x"'}, r"filter value for \$GENRE matches no placeholder of the filter "),
+        ({"GENRES": ["x"]}, r"filter value for \$GENRES must be a string"),
+        (["GENRES"], "filter values must be a mapping of placeholder to value"),
+    ],
+)
+def test_bad_filter_values_are_refused_with_the_entry_named(context, values, message):
+    expression = parse_filter("EXCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")
+    with pytest.raises(InvalidInputError, match=message):
+        expression.item_mask(context, values)
+
+
 def test_missing_include_placeholder_is_named(context):
     expression = parse_filter(WHERE + "Items.GENRES IN ($GENRES)")
     with pytest.raises(InvalidInputError, match=r"^filter value for \$GENRES is missing; "):
-        expression.item_mask(context, {"OTHER": '"x"'})
+        expression.item_mask(context, {})
 
 
 def test_unquoted_string_value_is_rejected_with_its_position(context):
