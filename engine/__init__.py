@@ -24,6 +24,7 @@ from engine.campaign import (
     get_campaign,
     list_campaigns,
 )
+from engine.filter_store import Filter, create_filter, delete_filter, get_filter, list_filters
 from engine.schema import Schema, parse_schema
 from engine.store import Dataset, DatasetGroup, ImportJob, Store
 from engine.training import (
@@ -39,6 +40,7 @@ __all__ = [
     "Campaign",
     "Dataset",
     "DatasetGroup",
+    "Filter",
     "ImportJob",
     "Recommendations",
     "RecommendedItem",
@@ -48,10 +50,14 @@ __all__ = [
     "SolutionVersion",
     "Store",
     "create_campaign",
+    "create_filter",
     "create_solution",
+    "delete_filter",
     "get_campaign",
+    "get_filter",
     "get_solution",
     "list_campaigns",
+    "list_filters",
     "list_solutions",
     "parse_schema",
 ]
