@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from engine.evaluation import top_items
+from engine.filter_store import Filter
 from engine.live_events import LiveHistories
+from engine.serving_data import ServingData, group_of
+from engine.serving_rules import Promotion, RecommendedItem, ScoredUsers, ServingRules
 from engine.store import DatasetGroup
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
@@ -41,16 +45,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_RESULTS = 500
-POPULAR_REASON = "Popular item"
-
-
-@dataclass(frozen=True)
-class RecommendedItem:
-    """One recommended item, its score and, for fallback items, why it is there."""
-
-    item_id: str
-    score: float
-    reason: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,11 +59,7 @@ class Recommendations:
     def to_dict(self) -> dict[str, Any]:
         """The service's response shape: ``itemList`` and ``recommendationId``."""
         return {
-            "itemList": [
-                {"itemId": item.item_id, "score": item.score}
-                | ({"reason": list(item.reason)} if item.reason else {})
-                for item in self.items
-            ],
+            "itemList": [item.to_dict() for item in self.items],
             "recommendationId": self.recommendation_id,
         }
 
@@ -90,6 +80,8 @@ class Campaign:
         self._user_index = {str(user): index for index, user in enumerate(self._arrays["user_ids"])}
         self._item_ids = self._arrays["item_ids"]
         self._live = LiveHistories(self.version, self._model, self._arrays)
+        serving_data = ServingData(group_of(self.version.path), self._item_ids)
+        self._rules = ServingRules(serving_data, self._arrays["item_popularity"])
         logger.info(
             "campaign %s serves %s/%s: %d users, %d items",
             self.name,
@@ -108,58 +100,123 @@ class Campaign:
         """The users the version was trained on, in their dense-index order."""
         return [str(user) for user in self._arrays["user_ids"]]
 
-    def get_recommendations(self, user_id: str, num_results: int = 25) -> Recommendations:
+    def item_ids(self) -> np.ndarray:
+        """The catalogue, in item-index order: what masks and score rows are aligned to."""
+        return self._item_ids
+
+    def get_recommendations(
+        self,
+        user_id: str,
+        num_results: int = 25,
+        *,
+        filter: Filter | str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+        promotion: Promotion | None = None,
+    ) -> Recommendations:
         """Top ``num_results`` items for ``user_id``, never an item the user already took.
 
         Exactly ``num_results`` items come back whenever the catalogue has that many items
-        the user has not interacted with. Scores are the model's raw scores.
+        the user has not interacted with and the filter lets through. Scores are the model's
+        raw scores. The filter and the promotion apply as :mod:`engine.serving_rules` says.
 
         Parameters
         ----------
         user_id : str
-            A user of the training data; any other id gets the popular items.
+            A user of the training data or of live events; any other id gets the popular
+            items.
         num_results : int
             1 to 500, default 25.
+        filter : Filter or str, optional
+            A filter of the campaign's dataset group, or its name.
+        filter_values : Mapping[str, str], optional
+            The filter's placeholder values as the service passes them, e.g.
+            ``{"GENRES": '"Comedy","Drama"'}``.
+        promotion : Promotion, optional
+            One promotion: a share of the slots for items that pass its own filter.
 
         Raises
         ------
         InvalidInputError
-            ``num_results`` outside 1-500, or an empty ``user_id``.
+            ``num_results`` outside 1-500, an empty ``user_id``, or bad filter values.
+        NotFoundError
+            No filter of that name in the campaign's dataset group.
 
         Examples
         --------
         >>> campaign.get_recommendations(user_id="u42", num_results=10).items[0].item_id
         'v117'
+        >>> campaign.get_recommendations(
+        ...     "u42", 10, filter="by-genre", filter_values={"GENRES": '"Comedy"'}
+        ... ).items[0].item_id
+        'v031'
         """
         _check_request(user_id, num_results)
-        user = self._user_index.get(str(user_id))
+        scored = self.score_users([str(user_id)])
+        popular = bool(scored.popular[0])
+        items = self._rules.finish(
+            scored.scores[0],
+            num_results,
+            excluded=scored.excluded_items(0),
+            popular=popular,
+            user_id=str(user_id),
+            filter=filter,
+            filter_values=filter_values,
+            promotion=promotion,
+        )
+        return self._answer(items, fallback="popularity" if popular else None)
+
+    def score_users(self, user_ids: Sequence[str]) -> ScoredUsers:
+        """Score several users at once, before filters: what batch jobs rank in blocks.
+
+        A training user is scored by the model, a user with events the version was not
+        trained on from their whole history (fold-in), and any other user gets the item
+        popularity (``popular`` is set for that row). The items each user took are in
+        ``excluded``.
+
+        Parameters
+        ----------
+        user_ids : sequence of str
+
+        Returns
+        -------
+        ScoredUsers
+            ``(len(user_ids), num_items)`` float32 scores.
+        """
         self._live.refresh()
-        live = self._live.has_events(str(user_id))
-        if user is None and not live:
-            return self._popular(num_results)
-        if live:
-            scores = self._live.scores(user, str(user_id))
-            scores[self._live.new_items(str(user_id))] = -np.inf
-        else:
-            scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
-        if user is not None:
-            scores[self._seen_items(user)] = -np.inf
-        best = top_items(scores, num_results)
-        items = [RecommendedItem(str(self._item_ids[i]), float(scores[i])) for i in best]
-        return self._answer(items)
+        ids = [str(user) for user in user_ids]
+        indices = np.array([self._user_index.get(user, -1) for user in ids], np.int64)
+        live = np.array([self._live.has_events(user) for user in ids], bool)
+
+        scores = np.empty((len(ids), self.num_items), np.float32)
+        plain = (indices >= 0) & ~live
+        if plain.any():
+            scores[plain] = self._model.score_users(indices[plain])
+        for row in np.flatnonzero(live).tolist():
+            user = int(indices[row]) if indices[row] >= 0 else None
+            scores[row] = self._live.scores(user, ids[row])
+        popular = (indices < 0) & ~live
+        scores[popular] = self._arrays["item_popularity"]
+        return ScoredUsers(scores, self._excluded(indices, ids, live), popular)
+
+    def _excluded(self, indices: np.ndarray, ids: list[str], live: np.ndarray) -> sp.csr_matrix:
+        """Per user, the items they took: training history and new events."""
+        rows = [
+            np.concatenate(
+                (
+                    self._seen_items(int(index)) if index >= 0 else np.zeros(0, np.int64),
+                    self._live.new_items(user) if is_live else np.zeros(0, np.int64),
+                )
+            )
+            for index, user, is_live in zip(indices.tolist(), ids, live.tolist(), strict=True)
+        ]
+        indptr = np.concatenate(([0], np.cumsum([row.size for row in rows])))
+        columns = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        data = np.ones(columns.size, np.int8)
+        return sp.csr_matrix((data, columns, indptr), shape=(len(ids), self.num_items))
 
     def _seen_items(self, user: int) -> np.ndarray:
         indptr = self._arrays["seen_indptr"]
         return np.asarray(self._arrays["seen_indices"][indptr[user] : indptr[user + 1]])
-
-    def _popular(self, num_results: int) -> Recommendations:
-        popularity = np.asarray(self._arrays["item_popularity"], dtype=np.float64)
-        best = top_items(popularity, num_results)
-        items = [
-            RecommendedItem(str(self._item_ids[i]), float(popularity[i]), (POPULAR_REASON,))
-            for i in best
-        ]
-        return self._answer(items, fallback="popularity")
 
     def _answer(self, items: list[RecommendedItem], fallback: str | None = None) -> Recommendations:
         return Recommendations(

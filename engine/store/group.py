@@ -124,6 +124,24 @@ class DatasetGroup:
             if (self.path / DATASETS / kind / MANIFEST).exists()
         ]
 
+    def dataset_stamps(self) -> dict[str, tuple[int, int, int] | None]:
+        """A token per dataset type that changes whenever that dataset's segments do.
+
+        Each is the manifest file's inode, modification time and size (one ``stat``), or
+        None when the group has no such dataset, so that a reader keeping data derived from a
+        dataset can tell cheaply when to read it again. Rows put one call at a time go to the
+        event log instead (see :mod:`engine.store.event_log`).
+        """
+        stamps: dict[str, tuple[int, int, int] | None] = {}
+        for kind in DATASET_TYPES:
+            try:
+                found = os.stat(self.path / DATASETS / kind / MANIFEST)
+            except FileNotFoundError:
+                stamps[kind] = None
+                continue
+            stamps[kind] = (found.st_ino, found.st_mtime_ns, found.st_size)
+        return stamps
+
     def import_csv(
         self,
         dataset_type: str,
