@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands, common)
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
+    _add_filter_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
     return parser
@@ -149,7 +150,51 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     recommend.add_argument("campaign")
     recommend.add_argument("--user-id", required=True)
     recommend.add_argument("--num-results", "-n", type=int, default=25)
+    _add_filter_options(recommend)
+    recommend.add_argument(
+        "--promotion",
+        type=_json_object,
+        help='one promotion as JSON: {"name": ..., "percentPromotedItems": 20, '
+        '"filterName": ..., "filterValues": {...}}',
+    )
     recommend.set_defaults(handler=_recommend)
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--filter", metavar="NAME", help="a filter of the dataset group")
+    parser.add_argument(
+        "--filter-values",
+        type=_json_object,
+        metavar="JSON",
+        help='the filter\'s placeholder values, e.g. \'{"GENRES": "\\"Comedy\\""}\'',
+    )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def _add_filter_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    filters = _subcommands(commands, "filter", "create, list, describe or delete filters")
+    create = filters.add_parser("create", parents=[common], help="create a filter")
+    create.add_argument("group")
+    create.add_argument("name")
+    create.add_argument("--expression", required=True, help="in the service's filter language")
+    create.set_defaults(handler=_create_filter)
+    listing = filters.add_parser("list", parents=[common], help="list a group's filters")
+    listing.add_argument("group")
+    listing.set_defaults(handler=_list_filters)
+    for action, handler in (("describe", _describe_filter), ("delete", _delete_filter)):
+        command = filters.add_parser(action, parents=[common], help=f"{action} a filter")
+        command.add_argument("group")
+        command.add_argument("name")
+        command.set_defaults(handler=handler)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -285,9 +330,45 @@ def _create_campaign(args: argparse.Namespace) -> Any:
 
 def _recommend(args: argparse.Namespace) -> Any:
     from engine.campaign import get_campaign
+    from engine.serving_rules import Promotion
 
     campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
-    return campaign.get_recommendations(args.user_id, args.num_results).to_dict()
+    promotion = None if args.promotion is None else Promotion.from_dict(args.promotion)
+    answer = campaign.get_recommendations(
+        args.user_id,
+        args.num_results,
+        filter=args.filter,
+        filter_values=args.filter_values,
+        promotion=promotion,
+    )
+    return answer.to_dict()
+
+
+def _create_filter(args: argparse.Namespace) -> Any:
+    from engine.filter_store import create_filter
+
+    group = _store(args).dataset_group(args.group)
+    return create_filter(group, args.name, args.expression).describe()
+
+
+def _list_filters(args: argparse.Namespace) -> Any:
+    from engine.filter_store import list_filters
+
+    group = _store(args).dataset_group(args.group)
+    return {"filters": [found.describe() for found in list_filters(group)]}
+
+
+def _describe_filter(args: argparse.Namespace) -> Any:
+    from engine.filter_store import get_filter
+
+    return get_filter(_store(args).dataset_group(args.group), args.name).describe()
+
+
+def _delete_filter(args: argparse.Namespace) -> Any:
+    from engine.filter_store import delete_filter
+
+    delete_filter(_store(args).dataset_group(args.group), args.name)
+    return {"deleted": args.name}
 
 
 def _demo(args: argparse.Namespace) -> Any:
