@@ -104,6 +104,11 @@ class Campaign:
         """The catalogue, in item-index order: what masks and score rows are aligned to."""
         return self._item_ids
 
+    @property
+    def rules(self) -> ServingRules:
+        """The campaign's filters, fill-up and promotions (see :mod:`engine.serving_rules`)."""
+        return self._rules
+
     def get_recommendations(
         self,
         user_id: str,

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
     _add_filter_commands(commands, common)
+    _add_batch_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
     return parser
@@ -195,6 +196,39 @@ def _add_filter_commands(commands: Any, common: argparse.ArgumentParser) -> None
         command.add_argument("group")
         command.add_argument("name")
         command.set_defaults(handler=handler)
+
+
+def _add_batch_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    jobs = {
+        "batch-inference": "recommendations, rankings or related items for a JSON Lines file",
+        "batch-segment": "the users most likely to take each item of a JSON Lines file",
+    }
+    for name, help_text in jobs.items():
+        job = commands.add_parser(name, parents=[common], help=help_text)
+        job.add_argument("group")
+        job.add_argument("--solution", required=True)
+        job.add_argument("--version", help="version id (default: the latest ACTIVE one)")
+        job.add_argument("--input", required=True, type=Path, help="JSON Lines, one request a line")
+        job.add_argument("--output", type=Path, help="JSON Lines out (default: INPUT.out)")
+        job.add_argument("--num-results", "-n", type=int, default=25)
+        if name == "batch-inference":
+            job.add_argument("--filter", metavar="NAME", help="a filter of the dataset group")
+        job.set_defaults(handler=_batch)
+
+
+def _batch(args: argparse.Namespace) -> Any:
+    from engine.batch import run_batch_inference, run_batch_segment
+    from engine.training import get_solution
+
+    group = _store(args).dataset_group(args.group)
+    version = get_solution(group, args.solution).version(args.version)
+    output = args.output or args.input.with_name(args.input.name + ".out")
+    options = {"num_results": args.num_results, "show_progress": _progress(args)}
+    if args.command == "batch-segment":
+        return run_batch_segment(version, args.input, output, **options).describe()
+    return run_batch_inference(
+        version, args.input, output, filter=args.filter, **options
+    ).describe()
 
 
 def _store(args: argparse.Namespace) -> Any:

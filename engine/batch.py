@@ -1,0 +1,493 @@
+"""Batch inference and batch segment jobs: JSON Lines in, JSON Lines out, as the service does.
+
+Batch inference reads one request per line, in the service's input formats::
+
+    {"userId": "4638"}                                    recommendations for a user
+    {"userId": "891", "itemList": ["27", "886", "101"]}   personalized ranking of a list
+    {"itemId": "105"}                                     related items (userId optional)
+
+and any line may add ``"filterValues": {"GENRES": "\\"horror\\",\\"comedy\\""}`` for the job's
+filter. Each input line gets exactly one output line, in order::
+
+    {"input": {"userId": "4638"}, "output": {"recommendedItems": [...], "scores": [...]},
+     "error": null}
+
+A user's line holds what :meth:`~engine.campaign.Campaign.get_recommendations` gives for
+the user, except that a block's matrix product rounds a little differently from one user's
+(scores agree to about one part in a million). A line that cannot be answered (not JSON,
+unknown keys, bad filter values, an item outside the catalogue) gets ``"output": null`` and
+an ``"error"`` that names the line and the problem; the other lines are unaffected. As in the
+service, a popularity-count version and related items carry no ``scores``; a popular item
+that fills a list a filter left short has a null score.
+
+A batch segment job reads ``{"itemId": "105"}`` lines and writes the users most likely to
+take each item, most likely first: ``"output": {"recommendedUsers": [...]}``. The users who
+already took the item are left out.
+
+Memory stays bounded whatever the size of the job: lines are read, answered and written a
+block at a time; users are scored a block at a time (at most ``block_bytes`` of scores), so a
+job over every user of a large catalogue never holds a users-by-items matrix; a segment job
+keeps only each item's best users so far while it passes once over the users (per 500 items).
+The output is written to a temporary file and renamed into place when the job succeeds.
+
+Limitation: jobs are not stored as named resources (no describe or list); a segment job ranks
+the users the version was trained on, and takes no filter (the service's ``UserID``
+filters are not supported).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.campaign import MAX_RESULTS, Campaign
+from engine.errors import InvalidInputError, RecengineError
+from engine.filter_store import Filter
+from engine.serving_rules import RankedBlock, top_n_rows
+from engine.store.files import atomic_open
+from engine.training import SolutionVersion
+
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "MAX_SEGMENT_ITEMS",
+    "BatchJobSummary",
+    "run_batch_inference",
+    "run_batch_segment",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024
+MAX_SEGMENT_ITEMS = 500
+MAX_BLOCK_ROWS = 4096
+MAX_ID = 256
+_KEYS = ("userId", "itemId", "itemList", "filterValues")
+_UNSCORED_RECIPES = ("popularity-count",)
+
+
+@dataclass(frozen=True)
+class BatchJobSummary:
+    """What a job did: its lines, how many of them are error lines, and how long it took."""
+
+    job_type: str
+    input_path: str
+    output_path: str
+    num_lines: int
+    num_errors: int
+    seconds: float
+
+    def describe(self) -> dict[str, Any]:
+        """The summary as a dict, with lines per second."""
+        rate = self.num_lines / self.seconds if self.seconds > 0 else 0.0
+        return {
+            "job_type": self.job_type,
+            "input": self.input_path,
+            "output": self.output_path,
+            "num_lines": self.num_lines,
+            "num_errors": self.num_errors,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(rate, 1),
+        }
+
+
+@dataclass
+class _Line:
+    """One input line and, once answered, its output or error."""
+
+    number: int
+    input: Any
+    kind: str = ""
+    error: str | None = None
+    output: dict[str, Any] | None = None
+
+    def fail(self, message: str) -> None:
+        self.error = f"line {self.number}: {message}"
+
+    def text(self) -> bytes:
+        record = {"input": self.input, "output": self.output, "error": self.error}
+        return (json.dumps(record, allow_nan=False) + "\n").encode()
+
+    @property
+    def values(self) -> Mapping[str, str] | None:
+        return self.input.get("filterValues") if isinstance(self.input, dict) else None
+
+
+def _campaign(source: Campaign | SolutionVersion) -> Campaign:
+    if isinstance(source, Campaign):
+        return source
+    return Campaign(f"batch-{source.manifest['solution']}-{source.version_id}", source)
+
+
+def _check_num_results(num_results: int, maximum: int) -> None:
+    if isinstance(num_results, bool) or not isinstance(num_results, int):
+        raise InvalidInputError(f"num_results must be an integer, got {num_results!r}")
+    if not 1 <= num_results <= maximum:
+        raise InvalidInputError(f"num_results must be between 1 and {maximum}, got {num_results}")
+
+
+def _block_rows(campaign: Campaign, block_bytes: int) -> int:
+    """How many users fit in ``block_bytes`` of float32 scores."""
+    if block_bytes < 1:
+        raise InvalidInputError(f"block_bytes must be positive, got {block_bytes}")
+    return int(min(MAX_BLOCK_ROWS, max(1, block_bytes // (4 * max(1, campaign.num_items)))))
+
+
+def run_batch_inference(
+    source: Campaign | SolutionVersion,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    num_results: int = 25,
+    filter: Filter | str | None = None,
+    show_progress: bool = False,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> BatchJobSummary:
+    """Answer every line of a JSON Lines file with recommendations, a ranking or related items.
+
+    Parameters
+    ----------
+    source : Campaign or SolutionVersion
+        What answers; a version is served as the campaign it would be.
+    input_path, output_path
+        JSON Lines files; the output is replaced only when the job succeeds.
+    num_results : int
+        Items per user or per item, 1-500 (default 25).
+    filter : Filter or str, optional
+        The job's filter; each line gives its values in ``filterValues``.
+    show_progress : bool
+        Show a progress bar over the input's bytes.
+    block_bytes : int
+        At most this many bytes of scores at once (64 MiB by default).
+
+    Returns
+    -------
+    BatchJobSummary
+
+    Raises
+    ------
+    InvalidInputError
+        A bad ``num_results`` or ``block_bytes``; a bad line is an error line, not an error.
+    NotFoundError
+        No filter of that name.
+
+    Examples
+    --------
+    >>> run_batch_inference(campaign, "users.jsonl", "users.jsonl.out").num_lines
+    943
+    """
+    campaign = _campaign(source)
+    _check_num_results(num_results, MAX_RESULTS)
+    if filter is not None:
+        campaign.rules.data.resolve(filter)  # a missing filter fails the job, not each line
+    job = _InferenceJob(campaign, num_results, filter)
+    rows = _block_rows(campaign, block_bytes)
+    return _run(
+        "BATCH_INFERENCE", job.answer, Path(input_path), Path(output_path), rows, show_progress
+    )
+
+
+def _run(
+    job_type: str,
+    answer: Callable[[list[_Line]], None],
+    input_path: Path,
+    output_path: Path,
+    block_rows: int,
+    show_progress: bool,
+) -> BatchJobSummary:
+    """Read lines a block at a time, answer them, write them; count lines and errors."""
+    started = time.perf_counter()
+    num_lines = num_errors = 0
+    with (
+        input_path.open("rb") as source,
+        atomic_open(output_path) as sink,
+        _progress(input_path, job_type, show_progress) as bar,
+    ):
+        for block, size in _blocks(source, block_rows):
+            answer(block)
+            sink.write(b"".join(line.text() for line in block))
+            num_lines += len(block)
+            num_errors += sum(line.error is not None for line in block)
+            bar.update(size)
+    seconds = time.perf_counter() - started
+    logger.info(
+        "%s wrote %d lines (%d errors) to %s in %.1f s",
+        job_type,
+        num_lines,
+        num_errors,
+        output_path,
+        seconds,
+    )
+    return BatchJobSummary(
+        job_type, str(input_path), str(output_path), num_lines, num_errors, seconds
+    )
+
+
+def _progress(path: Path, job_type: str, show_progress: bool) -> tqdm[Any]:
+    total = path.stat().st_size
+    description = job_type.lower().replace("_", " ")
+    return tqdm(total=total, unit="B", unit_scale=True, desc=description, disable=not show_progress)
+
+
+def _blocks(source: IO[bytes], block_rows: int) -> Iterator[tuple[list[_Line], int]]:
+    """Parsed lines in blocks of ``block_rows``, and the bytes each block read."""
+    block: list[_Line] = []
+    size = 0
+    for number, raw in enumerate(source, start=1):
+        block.append(_parse(number, raw))
+        size += len(raw)
+        if len(block) == block_rows:
+            yield block, size
+            block, size = [], 0
+    if block:
+        yield block, size
+
+
+def _parse(number: int, raw: bytes) -> _Line:
+    """One input line, its kind decided, or an error line saying what is wrong with it."""
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        line = _Line(number, text)
+        line.fail(f"not valid JSON ({error.msg} at column {error.colno})")
+        return line
+    line = _Line(number, value)
+    problem = _problem(value)
+    if problem:
+        line.fail(problem)
+    elif "itemList" in value:
+        line.kind = "ranking"
+    else:
+        line.kind = "related" if "itemId" in value else "user"
+    return line
+
+
+def _problem(value: Any) -> str | None:
+    """Why a parsed line is not a request, or None."""
+    if not isinstance(value, dict):
+        return f"expected a JSON object, got {type(value).__name__}"
+    unknown = sorted(set(value) - set(_KEYS))
+    if unknown:
+        return f"unknown key {unknown[0]!r}; a line has userId, itemId, itemList, filterValues"
+    if "userId" not in value and "itemId" not in value:
+        return "expected userId or itemId"
+    for key in ("userId", "itemId"):
+        if key in value and not (isinstance(value[key], str) and 1 <= len(value[key]) <= MAX_ID):
+            return f"{key} must be a string of 1-{MAX_ID} characters, got {value[key]!r}"
+    if "itemList" in value:
+        return _list_problem(value)
+    if "filterValues" in value and not isinstance(value["filterValues"], dict):
+        return "filterValues must be a JSON object of placeholder to value"
+    return None
+
+
+def _list_problem(value: dict[str, Any]) -> str | None:
+    items = value["itemList"]
+    if "userId" not in value:
+        return "itemList needs a userId"
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return "itemList must be a list of item id strings"
+    if not 1 <= len(items) <= MAX_RESULTS:
+        return f"itemList must hold 1-{MAX_RESULTS} items, got {len(items)}"
+    return None
+
+
+class _InferenceJob:
+    """Answers blocks of inference lines with one campaign."""
+
+    def __init__(self, campaign: Campaign, num_results: int, chosen: Filter | str | None) -> None:
+        self.campaign = campaign
+        self.num_results = num_results
+        self.filter = chosen
+        self.item_ids = campaign.item_ids()
+        self.scored = campaign.version.recipe not in _UNSCORED_RECIPES
+
+    def answer(self, lines: list[_Line]) -> None:
+        """Fill in every line's output or error."""
+        self._recommend([line for line in lines if line.kind == "user"])
+        for line in lines:
+            if line.kind in ("ranking", "related"):
+                self._delegate(line)
+
+    def _recommend(self, lines: list[_Line]) -> None:
+        """Rank a block of users at once: score, filter, top N, fill-up."""
+        masks, ready = [], []
+        for line in lines:
+            try:
+                user = line.input["userId"]
+                masks.append(
+                    self.campaign.rules.allowed_items(self.filter, line.values, user_id=user)
+                )
+            except RecengineError as error:
+                line.fail(str(error))
+                continue
+            ready.append(line)
+        if not ready:
+            return
+        scored = self.campaign.score_users([line.input["userId"] for line in ready])
+        ranked = self.campaign.rules.rank_block(scored, self.num_results, masks)
+        for row, line in enumerate(ready):
+            line.output = self._recommended(ranked, row)
+
+    def _recommended(self, ranked: RankedBlock, row: int) -> dict[str, Any]:
+        valid = ranked.indices[row] >= 0
+        output: dict[str, Any] = {
+            "recommendedItems": self.item_ids[ranked.indices[row][valid]].tolist()
+        }
+        if self.scored:
+            scores = ranked.scores[row][valid].astype(np.float64)
+            output["scores"] = [None if np.isnan(s) else s for s in scores.tolist()]
+        return output
+
+    def _delegate(self, line: _Line) -> None:
+        """Personalized ranking or related items, through the campaign's own method."""
+        name = "get_personalized_ranking" if line.kind == "ranking" else "get_similar_items"
+        method = getattr(self.campaign, name, None)
+        if method is None:
+            line.fail(f"this campaign cannot answer {line.kind} lines: it has no {name} method")
+            return
+        request = line.input
+        options: dict[str, Any] = {}
+        if self.filter is not None or line.values:
+            options = {"filter": self.filter, "filter_values": line.values}
+        try:
+            if line.kind == "ranking":
+                answer = method(request["userId"], request["itemList"], **options)
+            else:
+                user = {"user_id": request["userId"]} if "userId" in request else {}
+                answer = method(request["itemId"], self.num_results, **user, **options)
+        except (RecengineError, TypeError) as error:
+            line.fail(str(error))
+            return
+        items = list(getattr(answer, "items", answer))
+        line.output = {"recommendedItems": [item.item_id for item in items]}
+        if line.kind == "ranking" and self.scored:
+            line.output["scores"] = [item.score for item in items]
+
+
+def run_batch_segment(
+    source: Campaign | SolutionVersion,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    num_results: int = 25,
+    show_progress: bool = False,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> BatchJobSummary:
+    """For every ``{"itemId": ...}`` line, the users most likely to take the item.
+
+    Parameters
+    ----------
+    source : Campaign or SolutionVersion
+        What scores the users.
+    input_path, output_path
+        JSON Lines files; the output is replaced only when the job succeeds.
+    num_results : int
+        Users per item (default 25), at most the number of users.
+    show_progress : bool
+        Show a progress bar over the users scored.
+    block_bytes : int
+        At most this many bytes of scores at once.
+
+    Returns
+    -------
+    BatchJobSummary
+
+    Examples
+    --------
+    >>> run_batch_segment(campaign, "items.jsonl", "items.jsonl.out").num_errors
+    0
+    """
+    campaign = _campaign(source)
+    _check_num_results(num_results, max(1, len(campaign.user_ids())))
+    job = _SegmentJob(campaign, num_results, _block_rows(campaign, block_bytes), show_progress)
+    return _run(
+        "BATCH_SEGMENT", job.answer, Path(input_path), Path(output_path), MAX_SEGMENT_ITEMS, False
+    )
+
+
+class _SegmentJob:
+    """Answers blocks of item lines with one pass over the users per block."""
+
+    def __init__(
+        self, campaign: Campaign, num_results: int, block_rows: int, show_progress: bool
+    ) -> None:
+        self.campaign = campaign
+        self.num_results = num_results
+        self.block_rows = block_rows
+        self.show_progress = show_progress
+        self.user_ids = np.asarray(campaign.user_ids())
+        self.item_index = {str(item): i for i, item in enumerate(campaign.item_ids().tolist())}
+
+    def answer(self, lines: list[_Line]) -> None:
+        """Fill in every line's users or error."""
+        ready: list[tuple[_Line, int]] = []
+        for line in lines:
+            index = self._item(line)
+            if index is not None:
+                ready.append((line, index))
+        if not ready:
+            return
+        users = self._best_users(np.array([index for _, index in ready]))
+        for row, (line, _) in enumerate(ready):
+            chosen = users[row][users[row] >= 0]
+            line.output = {"recommendedUsers": self.user_ids[chosen].tolist()}
+
+    def _item(self, line: _Line) -> int | None:
+        if line.error is not None:
+            return None
+        if line.kind != "related" or set(line.input) != {"itemId"}:
+            line.fail('a segment line is {"itemId": ...} and nothing else')
+            return None
+        index = self.item_index.get(line.input["itemId"])
+        if index is None:
+            line.fail(f"item {line.input['itemId']!r} is not in the campaign's catalogue")
+        return index
+
+    def _best_users(self, items: np.ndarray) -> np.ndarray:
+        """Per item, the indices of its ``num_results`` best users (-1 past the last)."""
+        best = _RunningTop(items.size, self.num_results)
+        total = self.user_ids.size
+        bar = tqdm(total=total, unit="user", desc="batch segment", disable=not self.show_progress)
+        with bar:
+            for start in range(0, total, self.block_rows):
+                stop = min(total, start + self.block_rows)
+                best.add(self._item_scores(start, stop, items), start)
+                bar.update(stop - start)
+        return best.users
+
+    def _item_scores(self, start: int, stop: int, items: np.ndarray) -> np.ndarray:
+        """Scores of users ``start:stop`` for ``items``; -inf where a user took the item."""
+        scored = self.campaign.score_users(self.user_ids[start:stop].tolist())
+        block = scored.scores[:, items]
+        block[scored.excluded[:, items].toarray() > 0] = -np.inf
+        return block
+
+
+class _RunningTop:
+    """The best users of each item among the blocks seen so far; ties to the earlier user."""
+
+    def __init__(self, num_items: int, count: int) -> None:
+        self.scores = np.full((num_items, count), -np.inf, np.float32)
+        self.users = np.full((num_items, count), -1, np.int64)
+
+    def add(self, block: np.ndarray, start: int) -> None:
+        """Merge a ``(users, items)`` block of scores of users ``start``, ``start + 1``, ..."""
+        block_users = np.arange(start, start + block.shape[0])
+        candidates = np.concatenate((self.scores, block.T), axis=1)
+        users = np.concatenate(
+            (self.users, np.broadcast_to(block_users, (block.shape[1], block_users.size))), axis=1
+        )
+        chosen, scores = top_n_rows(candidates, self.scores.shape[1])
+        found = chosen >= 0
+        self.users = np.where(found, np.take_along_axis(users, np.maximum(chosen, 0), 1), -1)
+        self.scores = np.where(found, scores, -np.inf).astype(np.float32)

@@ -1,0 +1,233 @@
+"""Batch inference and batch segment jobs on the planted campaign."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.batch import run_batch_inference, run_batch_segment
+from engine.campaign import RecommendedItem, create_campaign
+from engine.cli import main
+from engine.errors import InvalidInputError, NotFoundError
+from engine.evaluation import top_items
+from engine.filter_store import create_filter
+from engine.store import Store
+from engine.training import create_solution
+from tests.engine.planted import (
+    GROUPS,
+    INTERACTIONS_SCHEMA,
+    USERS_PER_GROUP,
+    planted_rows,
+    write_interactions,
+)
+from tests.engine.planted_catalogue import add_catalogue
+
+SEEN: dict[str, set[str]] = {}
+for user, item, *_ in planted_rows():
+    SEEN.setdefault(user, set()).add(item)
+USERS = [f"u{g}-{m:02d}" for g in range(GROUPS) for m in range(USERS_PER_GROUP)]
+SEVEN_ROWS = 4 * 48 * 7  # bytes of scores: blocks of seven users
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("batch")
+    group = Store(directory / "store").create_dataset_group("planted")
+    group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
+    group.import_csv("INTERACTIONS", write_interactions(directory / "i.csv", planted_rows()))
+    add_catalogue(group, directory)
+    create_filter(group, "only", "INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")
+    create_filter(group, "cheap", "INCLUDE ItemID WHERE Items.PRICE < 4")
+    solution = create_solution(group, "als", "user-personalization", hyperparameters={"factors": 8})
+    version = solution.train()
+    return group, version, create_campaign(group, "home", version)
+
+
+def write_lines(path, lines):
+    path.write_text(
+        "".join(line if isinstance(line, str) else json.dumps(line) + "\n" for line in lines)
+    )
+    return path
+
+
+def read_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_every_user_gets_what_get_recommendations_gives_in_blocks(served, tmp_path):
+    group, version, campaign = served
+    requests = [{"userId": user} for user in USERS] + [{"userId": "stranger"}]
+    source = write_lines(tmp_path / "users.jsonl", requests)
+    summary = run_batch_inference(
+        version, source, tmp_path / "out.jsonl", num_results=7, block_bytes=SEVEN_ROWS
+    )
+    assert (summary.num_lines, summary.num_errors) == (91, 0)
+
+    for request, line in zip(requests, read_lines(tmp_path / "out.jsonl"), strict=True):
+        expected = campaign.get_recommendations(request["userId"], 7)
+        assert line["input"] == request
+        assert line["error"] is None
+        assert line["output"]["recommendedItems"] == [item.item_id for item in expected.items]
+        # A block's matrix product rounds a little differently from one user's.
+        scores = [item.score for item in expected.items]
+        assert line["output"]["scores"] == pytest.approx(scores, rel=1e-5)
+
+
+def test_filter_values_apply_per_line_and_short_lists_stay_short(served, tmp_path):
+    group, version, campaign = served
+    requests = [
+        {"userId": "u0-01", "filterValues": {"GENRES": '"Horror"'}},
+        {"userId": "u1-02", "filterValues": {"GENRES": '"Comedy"'}},
+        {"userId": "u2-03", "filterValues": {"GENRES": '"Horror"'}},
+    ]
+    source = write_lines(tmp_path / "in.jsonl", requests)
+    run_batch_inference(campaign, source, tmp_path / "out.jsonl", num_results=20, filter="only")
+    lines = read_lines(tmp_path / "out.jsonl")
+    assert [{item[:2] for item in line["output"]["recommendedItems"]} for line in lines] == [
+        {"i2"},
+        {"i0"},
+        {"i2"},
+    ]
+    assert [len(line["output"]["recommendedItems"]) for line in lines] == [
+        16,
+        16,
+        16 - len(SEEN["u2-03"]),
+    ]
+    for request, line in zip(requests, lines, strict=True):
+        expected = campaign.get_recommendations(
+            request["userId"], 20, filter="only", filter_values=request["filterValues"]
+        )
+        assert line["output"]["recommendedItems"] == [item.item_id for item in expected.items]
+
+
+BAD_LINES = [
+    ('{"userId": "u0-01"\n', "line 1: not valid JSON (Expecting ',' delimiter at column 19)"),
+    ('["u0-01"]\n', "line 2: expected a JSON object, got list"),
+    (
+        '{"userid": "u0-01"}\n',
+        "line 3: unknown key 'userid'; a line has userId, itemId, itemList, filterValues",
+    ),
+    ("{}\n", "line 4: expected userId or itemId"),
+    ('{"userId": 7}\n', "line 5: userId must be a string of 1-256 characters, got 7"),
+    ('{"itemList": ["i0-01"], "itemId": "i0-01"}\n', "line 6: itemList needs a userId"),
+    (
+        '{"userId": "u0-01", "filterValues": {"GENRE": "\\"x\\""}}\n',
+        "line 7: filter value for $GENRE matches no placeholder of the filter (it uses $GENRES)",
+    ),
+    (
+        '{"userId": "u0-01", "itemList": ["i0-01", "i2-02"]}\n',
+        "line 8: this campaign cannot answer ranking lines: "
+        "it has no get_personalized_ranking method",
+    ),
+    ("\n", "line 9: not valid JSON (Expecting value at column 1)"),
+]
+
+
+def test_a_bad_line_gets_an_error_line_and_the_others_are_answered(served, tmp_path):
+    group, version, campaign = served
+    lines = [text for text, _ in BAD_LINES] + [
+        '{"userId": "u0-01", "filterValues": {"GENRES": "\\"Drama\\""}}\n'
+    ]
+    source = write_lines(tmp_path / "mixed.jsonl", lines)
+    summary = run_batch_inference(campaign, source, tmp_path / "out.jsonl", filter="only")
+    answered = read_lines(tmp_path / "out.jsonl")
+    assert (summary.num_lines, summary.num_errors) == (10, 9)
+    assert [line["error"] for line in answered[:-1]] == [message for _, message in BAD_LINES]
+    assert all(line["output"] is None for line in answered[:-1])
+    assert answered[0]["input"] == '{"userId": "u0-01"'
+    assert len(answered[-1]["output"]["recommendedItems"]) == 16
+
+
+def test_related_items_lines_use_the_campaigns_method_when_it_has_one(
+    served, tmp_path, monkeypatch
+):
+    group, version, campaign = served
+    calls = []
+
+    def similar(item_id, num_results, **options):
+        calls.append((item_id, num_results, options))
+        return [RecommendedItem("i0-03", 0.5), RecommendedItem("i0-04", 0.25)]
+
+    monkeypatch.setattr(campaign, "get_similar_items", similar, raising=False)
+    source = write_lines(
+        tmp_path / "items.jsonl", [{"itemId": "i0-01"}, {"itemId": "i0-02", "userId": "u1-01"}]
+    )
+    run_batch_inference(campaign, source, tmp_path / "out.jsonl", num_results=2)
+    assert read_lines(tmp_path / "out.jsonl")[1] == {
+        "input": {"itemId": "i0-02", "userId": "u1-01"},
+        "output": {"recommendedItems": ["i0-03", "i0-04"]},
+        "error": None,
+    }
+    assert calls == [("i0-01", 2, {}), ("i0-02", 2, {"user_id": "u1-01"})]
+
+
+def test_a_popularity_version_writes_no_scores(served, tmp_path):
+    group, _, _ = served
+    popular = create_solution(group, "popular", "popularity-count").train()
+    source = write_lines(tmp_path / "users.jsonl", [{"userId": "u0-01"}])
+    run_batch_inference(popular, source, tmp_path / "out.jsonl", num_results=3)
+    assert list(read_lines(tmp_path / "out.jsonl")[0]["output"]) == ["recommendedItems"]
+
+
+def test_job_arguments_are_checked_before_any_line(served, tmp_path):
+    _, version, _ = served
+    source = write_lines(tmp_path / "users.jsonl", [{"userId": "u0-01"}])
+    with pytest.raises(InvalidInputError, match="^num_results must be between 1 and 500, got 501$"):
+        run_batch_inference(version, source, tmp_path / "out.jsonl", num_results=501)
+    with pytest.raises(NotFoundError, match="^filter 'nope' does not exist"):
+        run_batch_inference(version, source, tmp_path / "out.jsonl", filter="nope")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_segment_holds_the_likeliest_users_who_have_not_taken_the_item(served, tmp_path):
+    _, version, campaign = served
+    items = ["i1-03", "i0-00", "i2-15"]
+    source = write_lines(
+        tmp_path / "items.jsonl", [{"itemId": item} for item in items] + [{"itemId": "zz"}]
+    )
+    summary = run_batch_segment(
+        version, source, tmp_path / "out.jsonl", num_results=10, block_bytes=SEVEN_ROWS
+    )
+    lines = read_lines(tmp_path / "out.jsonl")
+    assert summary.num_errors == 1
+    assert lines[-1]["error"] == "line 4: item 'zz' is not in the campaign's catalogue"
+
+    scored = campaign.score_users(USERS)
+    catalogue = list(campaign.item_ids())
+    for item, line in zip(items, lines, strict=False):
+        column = scored.scores[:, catalogue.index(item)].astype(np.float64)
+        takers = [row for row, user in enumerate(USERS) if item in SEEN[user]]
+        column[takers] = -np.inf
+        expected = [USERS[row] for row in top_items(column, 10)]
+        assert line["output"]["recommendedUsers"] == expected
+    skipped = [user for user in USERS if user.startswith("u1-") and "i1-03" not in SEEN[user]]
+    assert set(lines[0]["output"]["recommendedUsers"][: len(skipped)]) == set(skipped)
+
+
+def test_segment_lines_other_than_an_item_are_error_lines(served, tmp_path):
+    _, version, _ = served
+    source = write_lines(
+        tmp_path / "items.jsonl", [{"userId": "u0-01"}, {"itemId": "i0-01", "userId": "x"}]
+    )
+    run_batch_segment(version, source, tmp_path / "out.jsonl")
+    errors = [line["error"] for line in read_lines(tmp_path / "out.jsonl")]
+    assert errors == [
+        'line 1: a segment line is {"itemId": ...} and nothing else',
+        'line 2: a segment line is {"itemId": ...} and nothing else',
+    ]
+
+
+def test_the_batch_commands_write_input_dot_out(served, tmp_path, capsys):
+    group, version, _ = served
+    source = write_lines(tmp_path / "users.jsonl", [{"userId": "u0-01"}, {"userId": "u1-01"}])
+    job = f"--json --home {group.root} batch-inference planted --solution als -n 4 --input"
+    assert main([*job.split(), str(source)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["num_lines"], summary["num_errors"]) == (2, 0)
+    lines = read_lines(tmp_path / "users.jsonl.out")
+    assert [len(line["output"]["recommendedItems"]) for line in lines] == [4, 4]
+
+    items = write_lines(tmp_path / "items.jsonl", [{"itemId": "i2-05"}])
+    job = f"--json --home {group.root} batch-segment planted --solution als -n 3 --input"
+    assert main([*job.split(), str(items), "--output", str(tmp_path / "seg.jsonl")]) == 0
+    assert len(read_lines(tmp_path / "seg.jsonl")[0]["output"]["recommendedUsers"]) == 3
