@@ -70,7 +70,7 @@ DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024
 MAX_SEGMENT_ITEMS = 500
 MAX_BLOCK_ROWS = 4096
 MAX_ID = 256
-_KEYS = ("userId", "itemId", "itemList", "filterValues")
+_KEYS = frozenset({"userId", "itemId", "itemList", "filterValues"})
 _UNSCORED_RECIPES = ("popularity-count",)
 
 
@@ -186,9 +186,8 @@ def run_batch_inference(
     """
     campaign = _campaign(source)
     _check_num_results(num_results, MAX_RESULTS)
-    if filter is not None:
-        campaign.rules.data.resolve(filter)  # a missing filter fails the job, not each line
-    job = _InferenceJob(campaign, num_results, filter)
+    chosen = None if filter is None else campaign.rules.data.resolve(filter)
+    job = _InferenceJob(campaign, num_results, chosen)
     rows = _block_rows(campaign, block_bytes)
     return _run(
         "BATCH_INFERENCE", job.answer, Path(input_path), Path(output_path), rows, show_progress
@@ -275,7 +274,7 @@ def _problem(value: Any) -> str | None:
     """Why a parsed line is not a request, or None."""
     if not isinstance(value, dict):
         return f"expected a JSON object, got {type(value).__name__}"
-    unknown = sorted(set(value) - set(_KEYS))
+    unknown = sorted(value.keys() - _KEYS)
     if unknown:
         return f"unknown key {unknown[0]!r}; a line has userId, itemId, itemList, filterValues"
     if "userId" not in value and "itemId" not in value:
@@ -304,7 +303,7 @@ def _list_problem(value: dict[str, Any]) -> str | None:
 class _InferenceJob:
     """Answers blocks of inference lines with one campaign."""
 
-    def __init__(self, campaign: Campaign, num_results: int, chosen: Filter | str | None) -> None:
+    def __init__(self, campaign: Campaign, num_results: int, chosen: Filter | None) -> None:
         self.campaign = campaign
         self.num_results = num_results
         self.filter = chosen
@@ -320,12 +319,14 @@ class _InferenceJob:
 
     def _recommend(self, lines: list[_Line]) -> None:
         """Rank a block of users at once: score, filter, top N, fill-up."""
+        rules = self.campaign.rules
+        rules.data.refresh()  # once for the block, not for each line
         masks, ready = [], []
         for line in lines:
             try:
                 user = line.input["userId"]
                 masks.append(
-                    self.campaign.rules.allowed_items(self.filter, line.values, user_id=user)
+                    rules.allowed_items(self.filter, line.values, user_id=user, refresh=False)
                 )
             except RecengineError as error:
                 line.fail(str(error))
@@ -335,17 +336,23 @@ class _InferenceJob:
             return
         scored = self.campaign.score_users([line.input["userId"] for line in ready])
         ranked = self.campaign.rules.rank_block(scored, self.num_results, masks)
+        has_fill = np.asarray(ranked.filled.any(axis=1)).tolist()
         for row, line in enumerate(ready):
-            line.output = self._recommended(ranked, row)
+            line.output = self._recommended(ranked, row, has_fill[row])
 
-    def _recommended(self, ranked: RankedBlock, row: int) -> dict[str, Any]:
+    def _recommended(self, ranked: RankedBlock, row: int, has_fill: bool) -> dict[str, Any]:
         valid = ranked.indices[row] >= 0
         output: dict[str, Any] = {
             "recommendedItems": self.item_ids[ranked.indices[row][valid]].tolist()
         }
         if self.scored:
-            scores = ranked.scores[row][valid].astype(np.float64)
-            output["scores"] = [None if np.isnan(s) else s for s in scores.tolist()]
+            scores = ranked.scores[row][valid].astype(np.float64).tolist()
+            if has_fill:
+                filled = ranked.filled[row][valid].tolist()
+                scores = [
+                    None if fill else score for score, fill in zip(scores, filled, strict=True)
+                ]
+            output["scores"] = scores
         return output
 
     def _delegate(self, line: _Line) -> None:
@@ -437,8 +444,9 @@ class _SegmentJob:
                 ready.append((line, index))
         if not ready:
             return
-        users = self._best_users(np.array([index for _, index in ready]))
-        for row, (line, _) in enumerate(ready):
+        items, row_of_line = np.unique([index for _, index in ready], return_inverse=True)
+        users = self._best_users(items)
+        for (line, _), row in zip(ready, row_of_line.tolist(), strict=True):
             chosen = users[row][users[row] >= 0]
             line.output = {"recommendedUsers": self.user_ids[chosen].tolist()}
 
@@ -454,22 +462,29 @@ class _SegmentJob:
         return index
 
     def _best_users(self, items: np.ndarray) -> np.ndarray:
-        """Per item, the indices of its ``num_results`` best users (-1 past the last)."""
+        """Per distinct item, the indices of its ``num_results`` best users (-1 past the last)."""
+        column_of = np.full(self.campaign.num_items, -1, np.int64)
+        column_of[items] = np.arange(items.size)
         best = _RunningTop(items.size, self.num_results)
         total = self.user_ids.size
         bar = tqdm(total=total, unit="user", desc="batch segment", disable=not self.show_progress)
         with bar:
             for start in range(0, total, self.block_rows):
                 stop = min(total, start + self.block_rows)
-                best.add(self._item_scores(start, stop, items), start)
+                best.add(self._item_scores(start, stop, items, column_of), start)
                 bar.update(stop - start)
         return best.users
 
-    def _item_scores(self, start: int, stop: int, items: np.ndarray) -> np.ndarray:
+    def _item_scores(
+        self, start: int, stop: int, items: np.ndarray, column_of: np.ndarray
+    ) -> np.ndarray:
         """Scores of users ``start:stop`` for ``items``; -inf where a user took the item."""
         scored = self.campaign.score_users(self.user_ids[start:stop].tolist())
         block = scored.scores[:, items]
-        block[scored.excluded[:, items].toarray() > 0] = -np.inf
+        rows, excluded = scored.excluded_pairs()
+        column = column_of[excluded]
+        taken = column >= 0
+        block[rows[taken], column[taken]] = -np.inf
         return block
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from engine.filter_store import Filter
@@ -192,36 +191,47 @@ class Campaign:
         indices = np.array([self._user_index.get(user, -1) for user in ids], np.int64)
         live = np.array([self._live.has_events(user) for user in ids], bool)
 
-        scores = np.empty((len(ids), self.num_items), np.float32)
+        popular = (indices < 0) & ~live
+        scores = self._block_scores(ids, indices, live, popular)
+        return ScoredUsers(scores, *self._excluded(indices, ids, live), popular)
+
+    def _block_scores(
+        self, ids: list[str], indices: np.ndarray, live: np.ndarray, popular: np.ndarray
+    ) -> np.ndarray:
+        """Model scores of training users, fold-in of live ones, popularity for the rest."""
         plain = (indices >= 0) & ~live
-        if plain.any():
-            scores[plain] = self._model.score_users(indices[plain])
+        if plain.all():
+            return np.asarray(self._model.score_users(indices), dtype=np.float32)
+        scores = np.empty((len(ids), self.num_items), np.float32)
+        rows = np.flatnonzero(plain)
+        if rows.size:
+            scores[rows] = self._model.score_users(indices[rows])
         for row in np.flatnonzero(live).tolist():
             user = int(indices[row]) if indices[row] >= 0 else None
             scores[row] = self._live.scores(user, ids[row])
-        popular = (indices < 0) & ~live
         scores[popular] = self._arrays["item_popularity"]
-        return ScoredUsers(scores, self._excluded(indices, ids, live), popular)
+        return scores
 
-    def _excluded(self, indices: np.ndarray, ids: list[str], live: np.ndarray) -> sp.csr_matrix:
-        """Per user, the items they took: training history and new events."""
-        rows = [
-            np.concatenate(
-                (
-                    self._seen_items(int(index)) if index >= 0 else np.zeros(0, np.int64),
-                    self._live.new_items(user) if is_live else np.zeros(0, np.int64),
-                )
-            )
-            for index, user, is_live in zip(indices.tolist(), ids, live.tolist(), strict=True)
-        ]
-        indptr = np.concatenate(([0], np.cumsum([row.size for row in rows])))
-        columns = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        data = np.ones(columns.size, np.int8)
-        return sp.csr_matrix((data, columns, indptr), shape=(len(ids), self.num_items))
+    def _excluded(
+        self, indices: np.ndarray, ids: list[str], live: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per user, the items they took (training history and new events), CSR-style."""
+        seen_indptr = np.asarray(self._arrays["seen_indptr"])
+        known = np.maximum(indices, 0)
+        starts = np.where(indices >= 0, seen_indptr[known], 0)
+        counts = np.where(indices >= 0, seen_indptr[known + 1] - starts, 0)
+        indptr = np.zeros(indices.size + 1, np.int64)
+        indptr[1:] = np.cumsum(counts)
+        positions = np.arange(indptr[-1]) + np.repeat(starts - indptr[:-1], counts)
+        seen = np.asarray(self._arrays["seen_indices"][positions], dtype=np.int64)
+        if not live.any():
+            return indptr, seen
 
-    def _seen_items(self, user: int) -> np.ndarray:
-        indptr = self._arrays["seen_indptr"]
-        return np.asarray(self._arrays["seen_indices"][indptr[user] : indptr[user + 1]])
+        rows = np.split(seen, indptr[1:-1])
+        for row in np.flatnonzero(live).tolist():
+            rows[row] = np.concatenate((rows[row], self._live.new_items(ids[row])))
+        indptr[1:] = np.cumsum([row.size for row in rows])
+        return indptr, np.concatenate(rows)
 
     def _answer(self, items: list[RecommendedItem], fallback: str | None = None) -> Recommendations:
         return Recommendations(

@@ -71,6 +71,7 @@ class ServingData:
         self._lock = threading.RLock()
         self._masks: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
         self._filters: dict[str, tuple[tuple[int, int], Filter]] = {}
+        self._filter_paths: dict[str, str] = {}
         self._reset()
 
     def _reset(self) -> None:
@@ -142,8 +143,11 @@ class ServingData:
         return self._named(chosen)
 
     def _named(self, name: str) -> Filter:
+        path = self._filter_paths.get(name)
+        if path is None:
+            path = self._filter_paths.setdefault(name, str(filter_path(self.group, name)))
         try:
-            found = os.stat(filter_path(self.group, name))
+            found = os.stat(path)
         except (FileNotFoundError, ValueError):
             return get_filter(self.group, name)  # raises NotFoundError with the group's name
         stamp = (found.st_ino, found.st_mtime_ns)
@@ -161,8 +165,12 @@ class ServingData:
         values: Mapping[str, str] | None,
         user_id: str | None = None,
         current_item: int | None = None,
+        refresh: bool = True,
     ) -> np.ndarray:
         """Which catalogue items ``expression`` lets through for this request (read-only).
+
+        ``refresh=False`` skips looking for changed data, for a caller that has just called
+        :meth:`refresh` and asks for many masks at once.
 
         Raises
         ------
@@ -170,7 +178,8 @@ class ServingData:
             Bad values, or the filter cannot be evaluated on the data (see
             :meth:`engine.filters.FilterExpression.item_mask`).
         """
-        self.refresh()
+        if refresh:
+            self.refresh()
         key: tuple[Any, ...] | None = None
         if not expression.depends_on_user:
             shown = current_item if expression.depends_on_current_item else None

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from engine.errors import InvalidInputError
 from engine.evaluation import top_items
@@ -171,21 +170,26 @@ class ScoredUsers:
     ----------
     scores : numpy.ndarray
         ``(rows, items)`` float32; non-finite where the model has no score.
-    excluded : scipy.sparse.csr_matrix
-        ``(rows, items)``: the items each user must never get (the items they took).
+    excluded_indptr, excluded_indices : numpy.ndarray
+        The items each user must never get (the items they took), row by row as in a CSR
+        matrix: row ``r``'s are ``excluded_indices[excluded_indptr[r]:excluded_indptr[r + 1]]``.
     popular : numpy.ndarray
         Bool per row: the user is unknown and ``scores`` holds item popularity.
     """
 
     scores: np.ndarray
-    excluded: sp.csr_matrix
+    excluded_indptr: np.ndarray
+    excluded_indices: np.ndarray
     popular: np.ndarray
 
     def excluded_items(self, row: int) -> np.ndarray:
         """The excluded item indices of one row."""
-        return np.asarray(
-            self.excluded.indices[self.excluded.indptr[row] : self.excluded.indptr[row + 1]]
-        )
+        return self.excluded_indices[self.excluded_indptr[row] : self.excluded_indptr[row + 1]]
+
+    def excluded_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, item) pair excluded, as two arrays."""
+        rows = np.repeat(np.arange(self.scores.shape[0]), np.diff(self.excluded_indptr))
+        return rows, self.excluded_indices
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,7 @@ class ServingRules:
     def __init__(self, data: ServingData, item_popularity: np.ndarray) -> None:
         self.data = data
         self.item_ids = data.item_ids
+        self._item_names: list[str] = [str(item) for item in data.item_ids.tolist()]
         self.popularity = np.asarray(item_popularity, dtype=np.float64)
 
     def allowed_items(
@@ -225,8 +230,12 @@ class ServingRules:
         *,
         user_id: str | None = None,
         current_item: int | None = None,
+        refresh: bool = True,
     ) -> np.ndarray | None:
         """The catalogue items the filter lets through (a read-only mask); None without one.
+
+        ``refresh=False``: do not look for changed data first (see
+        :meth:`ServingData.item_mask`).
 
         Raises
         ------
@@ -240,7 +249,7 @@ class ServingRules:
                 raise InvalidInputError("filter_values were given without a filter")
             return None
         expression = self.data.resolve(filter).expression
-        return self.data.item_mask(expression, filter_values, user_id, current_item)
+        return self.data.item_mask(expression, filter_values, user_id, current_item, refresh)
 
     def finish(
         self,
@@ -324,15 +333,16 @@ class ServingRules:
         self, scores: np.ndarray, picked: _Picked, popular: bool, promotion: str | None = None
     ) -> list[RecommendedItem]:
         reason = (PROMOTED_REASON,) if promotion else ((POPULAR_REASON,) if popular else ())
-        scored = picked.indices.size - picked.filled
+        names = self._item_names
+        scored = picked.indices[: picked.indices.size - picked.filled].tolist()
         items = [
-            RecommendedItem(str(self.item_ids[i]), float(scores[i]), reason, promotion)
-            for i in picked.indices[:scored]
+            RecommendedItem(names[i], score, reason, promotion)
+            for i, score in zip(scored, scores[scored].tolist(), strict=True)
         ]
         fill_reason = (PROMOTED_REASON,) if promotion else (POPULAR_REASON,)
         items += [
-            RecommendedItem(str(self.item_ids[i]), None, fill_reason, promotion)
-            for i in picked.indices[scored:]
+            RecommendedItem(names[i], None, fill_reason, promotion)
+            for i in picked.indices[len(scored) :].tolist()
         ]
         return items
 
@@ -358,9 +368,7 @@ class ServingRules:
             The same items, in the same order, as :meth:`finish` gives row by row.
         """
         scores = scored.scores
-        excluded = scored.excluded
-        rows = np.repeat(np.arange(scores.shape[0]), np.diff(excluded.indptr))
-        scores[rows, excluded.indices] = -np.inf
+        scores[scored.excluded_pairs()] = -np.inf
         row_masks: list[np.ndarray | None] = [None] * scores.shape[0]
         if masks is not None:
             row_masks = list(masks)
@@ -406,17 +414,18 @@ def _or_all(mask: np.ndarray | None, size: int) -> np.ndarray:
 
 
 def _apply_masks(scores: np.ndarray, masks: list[np.ndarray | None]) -> None:
-    """Set the scores a row's mask leaves out to -inf, one operation per distinct mask."""
+    """Set the scores a row's mask leaves out to -inf, one addition per distinct mask."""
     by_mask: dict[int, tuple[np.ndarray, list[int]]] = {}
     for row, mask in enumerate(masks):
         if mask is not None:
             by_mask.setdefault(id(mask), (mask, []))[1].append(row)
     for mask, rows in by_mask.values():
+        penalty = np.where(mask, 0.0, -np.inf).astype(scores.dtype)
         if len(rows) == scores.shape[0]:
-            np.copyto(scores, -np.inf, where=~mask[np.newaxis, :])
+            np.add(scores, penalty, out=scores)
         else:
             selected = np.asarray(rows)
-            scores[selected] = np.where(mask[np.newaxis, :], scores[selected], -np.inf)
+            scores[selected] += penalty
 
 
 def _spread(

@@ -49,6 +49,9 @@ class DatasetGroup:
         self.root = root
         self.name = name
         self.path = root / "groups" / name
+        self._manifests = {
+            kind: str(self.path / DATASETS / kind / MANIFEST) for kind in DATASET_TYPES
+        }
 
     def __repr__(self) -> str:
         return f"DatasetGroup({self.name!r})"
@@ -133,9 +136,9 @@ class DatasetGroup:
         event log instead (see :mod:`engine.store.event_log`).
         """
         stamps: dict[str, tuple[int, int, int] | None] = {}
-        for kind in DATASET_TYPES:
+        for kind, manifest in self._manifests.items():
             try:
-                found = os.stat(self.path / DATASETS / kind / MANIFEST)
+                found = os.stat(manifest)
             except FileNotFoundError:
                 stamps[kind] = None
                 continue

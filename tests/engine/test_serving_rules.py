@@ -331,7 +331,8 @@ def test_rank_block_gives_what_finish_gives_row_by_row(served):
     filters = [drama, (None, None), no_comedy, drama, (None, None), no_comedy]
 
     masks = [rules.allowed_items(*chosen) for chosen in filters]
-    block = rules.rank_block(ScoredUsers(scores.copy(), excluded, np.zeros(6, bool)), 12, masks)
+    scored = ScoredUsers(scores.copy(), excluded.indptr, excluded.indices, np.zeros(6, bool))
+    block = rules.rank_block(scored, 12, masks)
     for row, (name, values) in enumerate(filters):
         expected = rules.finish(
             scores[row], 12, excluded=excluded[row].indices, filter=name, filter_values=values
