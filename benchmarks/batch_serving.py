@@ -18,6 +18,9 @@ and seen items:
   ``recommend(user, seen[user], N=25)`` without and with ``filter_items``; and with a filter
   on the user's interactions (``EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")``).
 
+The machine is shared, so the batch jobs run twice, taking turns, and the faster run of each
+counts; single requests take turns user by user.
+
 ``--quick``: 20,000 users × 5,000 items.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,7 @@ __all__ = ["NAME", "run"]
 NAME = "batch_serving"
 TITLE = "batch jobs over every user and filtered requests vs implicit's batched recommend"
 TOP = 25
+RUNS = 2
 CATEGORIES = 20
 LEFT_OUT = '"c1","c4","c7","c11","c16"'
 ITEMS_SCHEMA = {
@@ -133,11 +138,14 @@ def _batch(
             lambda: twin.recommend(everyone, seen, N=TOP, filter_items=left_out)
         ),
     }
-    seconds, peaks = {}, {}
-    for label, job in jobs.items():
-        with PeakMemory() as peak:
-            seconds[label] = time_call(job)[0]
-        peaks[label] = peak.mib
+    seconds: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for _ in range(RUNS):
+        for label, job in jobs.items():
+            with PeakMemory() as peak:
+                elapsed = time_call(job)[0]
+            seconds[label] = min(elapsed, seconds.get(label, elapsed))
+            peaks[label] = max(peak.mib, peaks.get(label, 0.0))
     matrix_mib = len(users) * campaign.num_items * 4 / 2**20
     into.details["batch_seconds"] = seconds
     into.details["batch_peak_mib"] = peaks
@@ -215,7 +223,7 @@ def _latency(
         "implicit": lambda u: twin.recommend(u, seen[u], N=TOP),
         "implicit filtered": lambda u: twin.recommend(u, seen[u], N=TOP, filter_items=left_out),
     }
-    timings = {label: _latencies(scorer, sample) for label, scorer in scorers.items()}
+    timings = _latencies(scorers, sample)
     into.details["single_request_ms"] = {
         label: {"median": median_seconds(t) * 1e3, "p99": percentile(t, 0.99) * 1e3}
         for label, t in timings.items()
@@ -239,7 +247,15 @@ def _latency(
             )
 
 
-def _latencies(scorer: Callable[[int], Any], users: np.ndarray) -> list[float]:
+def _latencies(
+    scorers: dict[str, Callable[[int], Any]], users: np.ndarray
+) -> dict[str, list[float]]:
+    """Seconds of each scorer for each user, taking turns so that load changes hit all alike."""
     for user in users[:50]:  # warm up: page in the factors, read Items, fill the mask cache
-        scorer(int(user))
-    return [time_call(lambda u=int(user): scorer(u))[0] for user in users]
+        for scorer in scorers.values():
+            scorer(int(user))
+    timings: dict[str, list[float]] = {label: [] for label in scorers}
+    for user in users.tolist():
+        for label, scorer in scorers.items():
+            timings[label].append(time_call(partial(scorer, user))[0])
+    return timings

@@ -16,6 +16,7 @@ The public API, in the service's nouns::
 importing :mod:`engine` stays fast.
 """
 
+from engine.batch import run_batch_inference, run_batch_segment
 from engine.campaign import (
     Campaign,
     Recommendations,
@@ -26,6 +27,7 @@ from engine.campaign import (
 )
 from engine.filter_store import Filter, create_filter, delete_filter, get_filter, list_filters
 from engine.schema import Schema, parse_schema
+from engine.serving_rules import Promotion
 from engine.store import Dataset, DatasetGroup, ImportJob, Store
 from engine.training import (
     Solution,
@@ -42,6 +44,7 @@ __all__ = [
     "DatasetGroup",
     "Filter",
     "ImportJob",
+    "Promotion",
     "Recommendations",
     "RecommendedItem",
     "Schema",
@@ -60,4 +63,6 @@ __all__ = [
     "list_filters",
     "list_solutions",
     "parse_schema",
+    "run_batch_inference",
+    "run_batch_segment",
 ]

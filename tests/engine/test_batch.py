@@ -100,6 +100,30 @@ def test_filter_values_apply_per_line_and_short_lists_stay_short(served, tmp_pat
         assert line["output"]["recommendedItems"] == [item.item_id for item in expected.items]
 
 
+def test_a_list_a_filter_leaves_short_is_filled_with_popular_items_without_scores(
+    served, tmp_path, monkeypatch
+):
+    group, version, campaign = served
+    score_users = campaign.score_users
+
+    def unscored_horror(user_ids):
+        scored = score_users(user_ids)
+        scored.scores[:, 40:] = np.nan  # the model has no opinion of i2-08 .. i2-15
+        return scored
+
+    monkeypatch.setattr(campaign, "score_users", unscored_horror)
+    source = write_lines(
+        tmp_path / "in.jsonl", [{"userId": "u0-01", "filterValues": {"GENRES": '"Horror"'}}]
+    )
+    run_batch_inference(campaign, source, tmp_path / "out.jsonl", num_results=10, filter="only")
+    output = read_lines(tmp_path / "out.jsonl")[0]["output"]
+    takers = {item: sum(item in seen for seen in SEEN.values()) for item in campaign.item_ids()}
+    filled = sorted((f"i2-{n:02d}" for n in range(8, 16)), key=lambda item: -takers[item])
+    assert output["recommendedItems"][8:] == filled[:2]
+    assert output["scores"][8:] == [None, None]
+    assert None not in output["scores"][:8]
+
+
 BAD_LINES = [
     ('{"userId": "u0-01"\n', "line 1: not valid JSON (Expecting ',' delimiter at column 19)"),
     ('["u0-01"]\n', "line 2: expected a JSON object, got list"),
