@@ -7,8 +7,7 @@ and seen items:
 
 - batch, ours: ``run_batch_inference`` over a JSON Lines file of every user (read, score in
   blocks, remove seen items, filter, top 25, write JSON Lines), without and with the filter
-  (its values given on every line); and the ranking alone (``Campaign.score_users`` and
-  ``ServingRules.rank_block`` over all users, no files);
+  (its values given on every line), a worker thread per core with BLAS on one thread;
 - batch, implicit: one ``recommend(all_users, seen, N=25)`` call, without and with
   ``filter_items`` (the same excluded items), with BLAS on one thread as implicit asks
   (about twice as fast as with its default threads here); it returns arrays and writes
@@ -132,7 +131,6 @@ def _batch(
         "ours filtered": lambda: run_batch_inference(
             campaign, filtered, directory / "out.jsonl", filter="not-these"
         ),
-        "ours ranking only": lambda: _rank_everyone(campaign, users),
         "implicit": lambda: _one_blas_thread(lambda: twin.recommend(everyone, seen, N=TOP)),
         "implicit filtered": lambda: _one_blas_thread(
             lambda: twin.recommend(everyone, seen, N=TOP, filter_items=left_out)
@@ -167,19 +165,12 @@ def _requests(path: Path, users: list[str], values: dict[str, str] | None) -> Pa
     return path
 
 
-def _rank_everyone(campaign: Campaign, users: list[str], block: int = 800) -> None:
-    for start in range(0, len(users), block):
-        scored = campaign.score_users(users[start : start + block])
-        campaign.rules.rank_block(scored, TOP)
-
-
 def _batch_rows(
     count: int, seconds: dict[str, float], peaks: dict[str, float], matrix_mib: float, into: Result
 ) -> None:
     pairs = (
         ("batch job over every user, JSON in and out", "ours", "implicit"),
         ("batch job over every user, category filter", "ours filtered", "implicit filtered"),
-        ("ranking every user, no files", "ours ranking only", "implicit"),
     )
     for measure, ours, theirs in pairs:
         into.rows.append(

@@ -37,11 +37,13 @@ filters are not supported).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -49,6 +51,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from engine.campaign import MAX_RESULTS, Campaign
@@ -71,6 +74,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BLOCK_BYTES = 64 * 1024 * 1024
 MAX_SEGMENT_ITEMS = 500
 MAX_BLOCK_ROWS = 4096
+MAX_WORKERS = 8
 MAX_ID = 256
 _KEYS = frozenset({"userId", "itemId", "itemList", "filterValues"})
 _UNSCORED_RECIPES = ("popularity-count",)
@@ -166,6 +170,7 @@ def run_batch_inference(
     filter: Filter | str | None = None,
     show_progress: bool = False,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    workers: int | None = None,
 ) -> BatchJobSummary:
     """Answer every line of a JSON Lines file with recommendations, a ranking or related items.
 
@@ -182,7 +187,10 @@ def run_batch_inference(
     show_progress : bool
         Show a progress bar over the input's bytes.
     block_bytes : int
-        At most this many bytes of scores at once (64 MiB by default).
+        At most this many bytes of scores per worker at once (64 MiB by default).
+    workers : int, optional
+        Threads scoring blocks at once; one per core by default. With more than one, BLAS
+        runs one thread per call in this process while the job runs.
 
     Returns
     -------
@@ -191,7 +199,8 @@ def run_batch_inference(
     Raises
     ------
     InvalidInputError
-        A bad ``num_results`` or ``block_bytes``; a bad line is an error line, not an error.
+        A bad ``num_results``, ``block_bytes`` or ``workers``; a bad line is an error line,
+        not an error.
     NotFoundError
         No filter of that name.
 
@@ -205,41 +214,45 @@ def run_batch_inference(
     chosen = None if filter is None else campaign.rules.data.resolve(filter)
     job = _InferenceJob(campaign, num_results, chosen)
     rows = _block_rows(campaign, block_bytes)
-    return _run(
-        "BATCH_INFERENCE", job.answer, Path(input_path), Path(output_path), rows, show_progress
-    )
+    paths = (Path(input_path), Path(output_path))
+    return _run("BATCH_INFERENCE", job.answer, paths, rows, _workers(workers), show_progress)
 
 
 def _run(
     job_type: str,
     answer: Callable[[list[_Line]], None],
-    input_path: Path,
-    output_path: Path,
+    paths: tuple[Path, Path],
     block_rows: int,
+    workers: int,
     show_progress: bool,
 ) -> BatchJobSummary:
     """Read, answer and write lines a block at a time; count lines and errors.
 
-    A worker thread answers a block (numpy and BLAS, which mostly run without the GIL) while
-    this thread writes the block before it and reads the one after, so that reading and
-    writing JSON hide behind the scoring. At most three blocks are in memory.
+    ``workers`` threads answer blocks at once (numpy and BLAS run without the GIL) while
+    this thread reads the next blocks and writes the answered ones in order; with more than
+    one worker, BLAS runs one thread per call meanwhile, as implicit asks of its own batched
+    ``recommend``, since one BLAS thread per worker beats BLAS threads sharing the cores. At
+    most ``workers + 1`` blocks are read ahead.
     """
     started = time.perf_counter()
+    input_path, output_path = paths
     counts = {"lines": 0, "errors": 0}
+
+    def answered(read: tuple[list[_Line], int]) -> tuple[list[_Line], int]:
+        answer(read[0])
+        return read
+
     with (
         input_path.open("rb") as source,
         atomic_open(output_path) as sink,
         _progress(input_path, job_type, show_progress) as bar,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch") as worker,
+        _worker_pool(workers) as pool,
     ):
-        pending: tuple[list[_Line], int, Future[None]] | None = None
-        for block, size in _blocks(source, block_rows):
-            answered = worker.submit(answer, block)
-            if pending is not None:
-                _write(pending, sink, bar, counts)
-            pending = (block, size, answered)
-        if pending is not None:
-            _write(pending, sink, bar, counts)
+        for block, size in _in_order(pool, answered, _blocks(source, block_rows), workers):
+            sink.write("".join([line.text() for line in block]).encode())
+            counts["lines"] += len(block)
+            counts["errors"] += sum(line.error is not None for line in block)
+            bar.update(size)
     seconds = time.perf_counter() - started
     logger.info(
         "%s wrote %d lines (%d errors) to %s in %.1f s",
@@ -254,19 +267,35 @@ def _run(
     )
 
 
-def _write(
-    pending: tuple[list[_Line], int, Future[None]],
-    sink: IO[bytes],
-    bar: tqdm[Any],
-    counts: dict[str, int],
-) -> None:
-    """Wait for a block's answers and write its lines."""
-    block, size, answered = pending
-    answered.result()
-    sink.write("".join([line.text() for line in block]).encode())
-    counts["lines"] += len(block)
-    counts["errors"] += sum(line.error is not None for line in block)
-    bar.update(size)
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """Threads for the workers; with several, BLAS on one thread per call meanwhile."""
+    limit = threadpool_limits(1, "blas") if workers > 1 else contextlib.nullcontext()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool, limit:
+        yield pool
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, function: Callable[[Any], Any], arguments: Iterable[Any], ahead: int
+) -> Iterator[Any]:
+    """``function`` of each argument, computed in ``pool``, yielded in order, at most
+    ``ahead + 1`` submitted at a time."""
+    pending: deque[Future[Any]] = deque()
+    for argument in arguments:
+        pending.append(pool.submit(function, argument))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _workers(workers: int | None) -> int:
+    """The number of worker threads: one per core this process may use, by default."""
+    if workers is None:
+        return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidInputError(f"workers must be a positive integer, got {workers!r}")
+    return workers
 
 
 def _progress(path: Path, job_type: str, show_progress: bool) -> tqdm[Any]:
@@ -445,6 +474,7 @@ def run_batch_segment(
     num_results: int = 25,
     show_progress: bool = False,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
+    workers: int | None = None,
 ) -> BatchJobSummary:
     """For every ``{"itemId": ...}`` line, the users most likely to take the item.
 
@@ -459,7 +489,9 @@ def run_batch_segment(
     show_progress : bool
         Show a progress bar over the users scored.
     block_bytes : int
-        At most this many bytes of scores at once.
+        At most this many bytes of scores per worker at once.
+    workers : int, optional
+        Threads scoring blocks of users at once, as for :func:`run_batch_inference`.
 
     Returns
     -------
@@ -472,21 +504,27 @@ def run_batch_segment(
     """
     campaign = _campaign(source)
     _check_num_results(num_results, max(1, len(campaign.user_ids())))
-    job = _SegmentJob(campaign, num_results, _block_rows(campaign, block_bytes), show_progress)
-    return _run(
-        "BATCH_SEGMENT", job.answer, Path(input_path), Path(output_path), MAX_SEGMENT_ITEMS, False
-    )
+    rows = _block_rows(campaign, block_bytes)
+    job = _SegmentJob(campaign, num_results, rows, _workers(workers), show_progress)
+    paths = (Path(input_path), Path(output_path))
+    return _run("BATCH_SEGMENT", job.answer, paths, MAX_SEGMENT_ITEMS, 1, False)
 
 
 class _SegmentJob:
     """Answers blocks of item lines with one pass over the users per block."""
 
     def __init__(
-        self, campaign: Campaign, num_results: int, block_rows: int, show_progress: bool
+        self,
+        campaign: Campaign,
+        num_results: int,
+        block_rows: int,
+        workers: int,
+        show_progress: bool,
     ) -> None:
         self.campaign = campaign
         self.num_results = num_results
         self.block_rows = block_rows
+        self.workers = workers
         self.show_progress = show_progress
         self.user_ids = np.asarray(campaign.user_ids())
         self.item_index = {str(item): i for i, item in enumerate(campaign.item_ids().tolist())}
@@ -523,18 +561,20 @@ class _SegmentJob:
         column_of[items] = np.arange(items.size)
         best = _RunningTop(items.size, self.num_results)
         total = self.user_ids.size
+        starts = range(0, total, self.block_rows)
+        score = partial(self._item_scores, items=items, column_of=column_of)
         bar = tqdm(total=total, unit="user", desc="batch segment", disable=not self.show_progress)
-        with bar:
-            for start in range(0, total, self.block_rows):
-                stop = min(total, start + self.block_rows)
-                best.add(self._item_scores(start, stop, items, column_of), start)
-                bar.update(stop - start)
+        with bar, _worker_pool(self.workers) as pool:
+            for start, block in zip(
+                starts, _in_order(pool, score, starts, self.workers), strict=True
+            ):
+                best.add(block, start)
+                bar.update(block.shape[0])
         return best.users
 
-    def _item_scores(
-        self, start: int, stop: int, items: np.ndarray, column_of: np.ndarray
-    ) -> np.ndarray:
-        """Scores of users ``start:stop`` for ``items``; -inf where a user took the item."""
+    def _item_scores(self, start: int, items: np.ndarray, column_of: np.ndarray) -> np.ndarray:
+        """Scores of a block of users from ``start`` for ``items``; -inf where one took it."""
+        stop = min(self.user_ids.size, start + self.block_rows)
         scored = self.campaign.score_users(self.user_ids[start:stop].tolist())
         block = scored.scores[:, items]
         rows, excluded = scored.excluded_pairs()

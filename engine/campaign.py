@@ -8,6 +8,10 @@ items, each marked with the reason ``"Popular item"``.
 Events put after the version was trained take effect at the next request (see
 :mod:`engine.live_events`): their items are excluded for that user, and the user, known or
 new, is scored from their whole history by the model's fold-in.
+
+A request may name a filter of the campaign's dataset group, with its values, and one
+promotion; :mod:`engine.serving_rules` applies them to the scores, and
+:meth:`Campaign.score_users` scores blocks of users for batch jobs (:mod:`engine.batch`).
 """
 
 from __future__ import annotations

@@ -211,6 +211,7 @@ def _add_batch_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         job.add_argument("--input", required=True, type=Path, help="JSON Lines, one request a line")
         job.add_argument("--output", type=Path, help="JSON Lines out (default: INPUT.out)")
         job.add_argument("--num-results", "-n", type=int, default=25)
+        job.add_argument("--workers", type=int, help="scoring threads (default: one per core)")
         if name == "batch-inference":
             job.add_argument("--filter", metavar="NAME", help="a filter of the dataset group")
         job.set_defaults(handler=_batch)
@@ -223,7 +224,11 @@ def _batch(args: argparse.Namespace) -> Any:
     group = _store(args).dataset_group(args.group)
     version = get_solution(group, args.solution).version(args.version)
     output = args.output or args.input.with_name(args.input.name + ".out")
-    options = {"num_results": args.num_results, "show_progress": _progress(args)}
+    options = {
+        "num_results": args.num_results,
+        "show_progress": _progress(args),
+        "workers": args.workers,
+    }
     if args.command == "batch-segment":
         return run_batch_segment(version, args.input, output, **options).describe()
     return run_batch_inference(

@@ -291,32 +291,34 @@ class ServingRules:
         allowed = np.ones(row.size, bool)
         if excluded is not None:
             allowed[np.asarray(excluded, dtype=np.int64)] = False
+        request: dict[str, Any] = {"user_id": user_id, "current_item": current_item}
 
-        promoted = _Picked.empty()
-        if promotion is not None:
-            promotion_mask = self.allowed_items(
-                promotion.filter,
-                promotion.filter_values,
-                user_id=user_id,
-                current_item=current_item,
-            )
-            promoted = self._pick(
-                row, allowed & _or_all(promotion_mask, row.size), promotion.slots(num_results)
-            )
-            allowed[promoted.indices] = False
-
-        request_mask = self.allowed_items(
-            filter, filter_values, user_id=user_id, current_item=current_item
-        )
-        regular = self._pick(
-            row, allowed & _or_all(request_mask, row.size), num_results - promoted.indices.size
-        )
-        regular_items = self._items(row, regular, popular)
+        promoted = self._promoted(row, allowed, num_results, promotion, request)
+        allowed[promoted.indices] = False
+        mask = self.allowed_items(filter, filter_values, **request)
+        count = num_results - promoted.indices.size
+        items = self._items(row, self._pick(row, allowed & _or_all(mask, row.size), count), popular)
         if promotion is None:
-            return regular_items
-        promoted_items = self._items(row, promoted, popular, promotion.name)
-        seed = f"{user_id}|{current_item}|{promotion.name}"
-        return _spread(regular_items, promoted_items, seed)
+            return items
+
+        marked = self._items(row, promoted, popular, promotion.name)
+        return _spread(items, marked, f"{user_id}|{current_item}|{promotion.name}")
+
+    def _promoted(
+        self,
+        scores: np.ndarray,
+        allowed: np.ndarray,
+        num_results: int,
+        promotion: Promotion | None,
+        request: dict[str, Any],
+    ) -> _Picked:
+        """The promotion's items: the best of those that pass its own filter."""
+        if promotion is None:
+            return _Picked.empty()
+        mask = self.allowed_items(promotion.filter, promotion.filter_values, **request)
+        return self._pick(
+            scores, allowed & _or_all(mask, scores.size), promotion.slots(num_results)
+        )
 
     def _pick(self, scores: np.ndarray, allowed: np.ndarray, count: int) -> _Picked:
         """The best ``count`` allowed scored items, then popular allowed unscored ones."""

@@ -73,6 +73,17 @@ def test_every_user_gets_what_get_recommendations_gives_in_blocks(served, tmp_pa
         assert line["output"]["scores"] == pytest.approx(scores, rel=1e-5)
 
 
+def test_the_output_does_not_depend_on_the_number_of_workers(served, tmp_path):
+    _, version, _ = served
+    source = write_lines(tmp_path / "users.jsonl", [{"userId": user} for user in USERS])
+    for workers in (1, 3):
+        out = tmp_path / f"out-{workers}.jsonl"
+        run_batch_inference(version, source, out, block_bytes=SEVEN_ROWS, workers=workers)
+    assert (tmp_path / "out-1.jsonl").read_text() == (tmp_path / "out-3.jsonl").read_text()
+    with pytest.raises(InvalidInputError, match="^workers must be a positive integer, got 0$"):
+        run_batch_inference(version, source, tmp_path / "x.jsonl", workers=0)
+
+
 def test_filter_values_apply_per_line_and_short_lists_stay_short(served, tmp_path):
     group, version, campaign = served
     requests = [
