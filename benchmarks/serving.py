@@ -11,9 +11,10 @@ deployed as a campaign. On the very same factors and seen-item matrix:
 - the numpy bound: ``user_factors[u] @ item_factors.T`` and ``argpartition`` for the top 25
   (no filtering, no ids), the least any scorer of these factors must do.
 
-Batch throughput: ours loops ``get_recommendations`` (the campaign has no batch call);
-implicit's ``recommend`` takes an array of users; the bound is a blocked matrix product
-with ``argpartition`` per row.
+Batch throughput: ours loops ``get_recommendations`` one user at a time (batch jobs, which
+rank blocks of users, are measured by :mod:`benchmarks.batch_serving`); implicit's
+``recommend`` takes an array of users; the bound is a blocked matrix product with
+``argpartition`` per row.
 """
 
 from __future__ import annotations

@@ -25,10 +25,11 @@ take each item, most likely first: ``"output": {"recommendedUsers": [...]}``. Th
 already took the item are left out.
 
 Memory stays bounded whatever the size of the job: lines are read, answered and written a
-block at a time; users are scored a block at a time (at most ``block_bytes`` of scores), so a
-job over every user of a large catalogue never holds a users-by-items matrix; a segment job
-keeps only each item's best users so far while it passes once over the users (per 500 items).
-The output is written to a temporary file and renamed into place when the job succeeds.
+block at a time, a few blocks ahead; each worker thread (one per core) scores a block of
+users at a time (at most ``block_bytes`` of scores), so a job over every user of a large
+catalogue never holds a users-by-items matrix; a segment job keeps only each item's best
+users so far while it passes once over the users (per 500 items). The output is written to a
+temporary file and renamed into place when the job succeeds.
 
 Limitation: jobs are not stored as named resources (no describe or list); a segment job ranks
 the users the version was trained on, and takes no filter (the service's ``UserID``
@@ -228,7 +229,7 @@ def _run(
 ) -> BatchJobSummary:
     """Read, answer and write lines a block at a time; count lines and errors.
 
-    ``workers`` threads answer blocks at once (numpy and BLAS run without the GIL) while
+    ``workers`` threads answer blocks at once (numpy and BLAS mostly run without the GIL) while
     this thread reads the next blocks and writes the answered ones in order; with more than
     one worker, BLAS runs one thread per call meanwhile, as implicit asks of its own batched
     ``recommend``, since one BLAS thread per worker beats BLAS threads sharing the cores. At
@@ -271,7 +272,7 @@ def _run(
 def _worker_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
     """Threads for the workers; with several, BLAS on one thread per call meanwhile."""
     limit = threadpool_limits(1, "blas") if workers > 1 else contextlib.nullcontext()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool, limit:
+    with limit, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
         yield pool
 
 
