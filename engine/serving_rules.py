@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.evaluation import top_items
 from engine.filter_store import Filter
 from engine.serving_data import ServingData
 from engine.store.store import check_name
@@ -287,7 +286,7 @@ class ServingRules:
         -------
         list of RecommendedItem
         """
-        row = np.asarray(scores, dtype=np.float64)
+        row = np.asarray(scores)
         allowed = np.ones(row.size, bool)
         if excluded is not None:
             allowed[np.asarray(excluded, dtype=np.int64)] = False
@@ -324,11 +323,11 @@ class ServingRules:
         """The best ``count`` allowed scored items, then popular allowed unscored ones."""
         if count <= 0:
             return _Picked.empty()
-        ranked = top_items(np.where(allowed, scores, -np.inf), count)
+        ranked = _best(np.where(allowed, scores, -np.inf), count)
         if ranked.size == count:
             return _Picked(ranked, 0)
         unscored = allowed & ~np.isfinite(scores)
-        fill = top_items(np.where(unscored, self.popularity, -np.inf), count - ranked.size)
+        fill = _best(np.where(unscored, self.popularity, -np.inf), count - ranked.size)
         return _Picked(np.concatenate((ranked, fill)), fill.size)
 
     def _items(
@@ -394,7 +393,7 @@ class ServingRules:
         start = int(np.count_nonzero(indices[row] >= 0))
         allowed = _or_all(mask, scored.scores.shape[1]) & ~np.isfinite(scored.scores[row])
         allowed[scored.excluded_items(row)] = False
-        fill = top_items(np.where(allowed, self.popularity, -np.inf), indices.shape[1] - start)
+        fill = _best(np.where(allowed, self.popularity, -np.inf), indices.shape[1] - start)
         indices[row, start : start + fill.size] = fill
         filled[row, start : start + fill.size] = True
 
@@ -409,6 +408,13 @@ class _Picked:
     @classmethod
     def empty(cls) -> _Picked:
         return cls(np.zeros(0, np.int64), 0)
+
+
+def _best(scores: np.ndarray, count: int) -> np.ndarray:
+    """The indices of the ``count`` best finite scores of one row, as ``top_items`` gives
+    them, a few times faster on a large catalogue."""
+    indices = top_n_rows(scores[np.newaxis, :], count)[0][0]
+    return indices[indices >= 0]
 
 
 def _or_all(mask: np.ndarray | None, size: int) -> np.ndarray:
