@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import RecengineError, SchemaError
+from engine.text_output import render
 
 __all__ = ["main"]
 
@@ -30,7 +31,10 @@ def _common_options() -> argparse.ArgumentParser:
         help="store directory (default: $RECENGINE_HOME or ./recengine-data)",
     )
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON output"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the result (or the error) as one line of JSON instead of text",
     )
     common.add_argument(
         "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars or logs"
@@ -64,7 +68,7 @@ def _subcommands(commands: Any, name: str, help_text: str) -> Any:
 def _add_group_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     groups = _subcommands(commands, "dataset-group", "create, list or delete dataset groups")
     create = groups.add_parser("create", parents=[common], help="create a dataset group")
-    create.add_argument("name")
+    create.add_argument("name", help="group name: letters, digits, - and _, up to 63")
     create.set_defaults(handler=_create_group)
     listing = groups.add_parser("list", parents=[common], help="list dataset groups")
     listing.set_defaults(handler=_list_groups)
@@ -79,7 +83,7 @@ def _add_data_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     schemas = _subcommands(commands, "schema", "check schema files")
     validate = schemas.add_parser("validate", parents=[common], help="validate a schema file")
     validate.add_argument("--type", required=True, help="interactions, users or items")
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="Avro schema JSON file")
     validate.set_defaults(handler=_validate_schema)
 
     datasets = _subcommands(commands, "dataset", "create datasets and import data")
@@ -89,28 +93,37 @@ def _add_data_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--schema", required=True, type=Path, help="Avro schema JSON file")
     create.set_defaults(handler=_create_dataset)
     load = datasets.add_parser("import", parents=[common], help="import a CSV or Avro file")
-    load.add_argument("group")
+    load.add_argument("group", help="dataset group name")
     load.add_argument("--type", required=True, help="interactions, users or items")
-    load.add_argument("file", type=Path)
-    load.add_argument("--mode", default="FULL", choices=["FULL", "INCREMENTAL"])
+    load.add_argument("file", type=Path, help="CSV with a header row, or an Avro container")
+    load.add_argument(
+        "--mode",
+        default="FULL",
+        choices=["FULL", "INCREMENTAL"],
+        help="FULL replaces earlier imports, INCREMENTAL adds to them (default FULL)",
+    )
     load.add_argument("--schema", type=Path, help="create the dataset with this schema first")
     load.set_defaults(handler=_import)
 
     movielens = _subcommands(commands, "movielens", "convert MovieLens files")
     convert = movielens.add_parser("convert", parents=[common], help="to the service's CSV form")
     convert.add_argument("source", type=Path, help="folder with u.data or ratings.csv")
-    convert.add_argument("output", type=Path)
+    convert.add_argument("output", type=Path, help="folder for the CSV and schema files")
     convert.set_defaults(handler=_convert_movielens)
 
 
 def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     solutions = _subcommands(commands, "solution", "create and train solutions")
     create = solutions.add_parser("create", parents=[common], help="create a solution")
-    create.add_argument("group")
-    create.add_argument("name")
-    create.add_argument("--recipe", required=True)
-    create.add_argument("--event-type")
-    create.add_argument("--event-value-threshold", type=float)
+    create.add_argument("group", help="dataset group name")
+    create.add_argument("name", help="solution name")
+    create.add_argument("--recipe", required=True, help="a recipe name, e.g. user-personalization")
+    create.add_argument("--event-type", help="train only on events of this type")
+    create.add_argument(
+        "--event-value-threshold",
+        type=float,
+        help="keep events whose EVENT_VALUE is at least this (needs --event-type)",
+    )
     create.add_argument(
         "--hyperparameter",
         "-p",
@@ -119,8 +132,13 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
         metavar="NAME=VALUE",
         help="a recipe hyperparameter; repeat for several",
     )
-    create.add_argument("--seed", type=int, default=42)
-    create.add_argument("--test-share", type=float, default=0.1)
+    create.add_argument("--seed", type=int, default=42, help="seeds split and model (default 42)")
+    create.add_argument(
+        "--test-share",
+        type=float,
+        default=0.1,
+        help="share of users held out for the offline metrics (default 0.1)",
+    )
     create.set_defaults(handler=_create_solution)
     train = solutions.add_parser("train", parents=[common], help="train a new solution version")
     train.add_argument("group")
@@ -145,10 +163,12 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     create.add_argument("--version", help="version id (default: the latest ACTIVE one)")
     create.set_defaults(handler=_create_campaign)
     recommend = commands.add_parser("recommend", parents=[common], help="top-N for a user")
-    recommend.add_argument("group")
-    recommend.add_argument("campaign")
-    recommend.add_argument("--user-id", required=True)
-    recommend.add_argument("--num-results", "-n", type=int, default=25)
+    recommend.add_argument("group", help="dataset group name")
+    recommend.add_argument("campaign", help="campaign name")
+    recommend.add_argument("--user-id", required=True, help="unknown users get popular items")
+    recommend.add_argument(
+        "--num-results", "-n", type=int, default=25, help="1 to 500 (default 25)"
+    )
     recommend.set_defaults(handler=_recommend)
 
 
@@ -309,7 +329,25 @@ def _emit_for(args: argparse.Namespace) -> Callable[[str], None]:
 def _print_result(result: Any, as_json: bool, command: str) -> None:
     if result is None or (command == "demo" and not as_json):
         return
-    print(json.dumps(result, indent=None if as_json else 2, default=str))
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        print(render(result))
+
+
+def _report_error(error: RecengineError, as_json: bool) -> int:
+    """Print why the engine refused the input; with ``--json`` also as JSON on stdout."""
+    if isinstance(error, SchemaError):
+        print(f"recengine: {error.source} is not a valid schema:", file=sys.stderr)
+        for reason in error.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        details: dict[str, Any] = {"valid": False, "source": error.source, "reasons": error.reasons}
+    else:
+        print(f"recengine: {error}", file=sys.stderr)
+        details = {"error": type(error).__name__, "message": str(error)}
+    if as_json:
+        print(json.dumps(details, default=str))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,17 +355,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not getattr(args, "quiet", False):
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    as_json = getattr(args, "json", False)
     try:
         result = args.handler(args)
-    except SchemaError as error:
-        print(f"recengine: {error.source} is not a valid schema:", file=sys.stderr)
-        for reason in error.reasons:
-            print(f"  - {reason}", file=sys.stderr)
-        return 1
     except RecengineError as error:
-        print(f"recengine: {error}", file=sys.stderr)
-        return 1
-    _print_result(result, getattr(args, "json", False), args.command)
+        return _report_error(error, as_json)
+    _print_result(result, as_json, args.command)
     return 0
 
 

@@ -195,15 +195,20 @@ def _convert_integer(field: Field, values: Column, present: Column) -> tuple[Col
     low, high = _INTEGER_RANGES[field.type]
     outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
     out_of_range = pc.or_(overflow, pc.fill_null(outside, False))
+    example = "epoch seconds, such as 1767225600" if _is_timestamp(field) else "such as 42"
     checks = [
-        Check(field.name, malformed, f"an integer ({field.type}), such as 42 or -7"),
+        Check(field.name, malformed, f"an integer ({field.type}), {example}"),
         Check(field.name, out_of_range, f"an integer between {low} and {high} ({field.type})"),
     ]
-    if field.name.upper() in TIMESTAMP_FIELDS:
+    if _is_timestamp(field):
         checks.extend(_timestamp_checks(field.name, numbers))
 
     numbers = pc.if_else(out_of_range, pa.scalar(None, pa.int64()), numbers)
     return pc.cast(numbers, ARROW_TYPES[field.type]), checks
+
+
+def _is_timestamp(field: Field) -> bool:
+    return field.name.upper() in TIMESTAMP_FIELDS
 
 
 def _exceeds_int64(values: Column) -> Column:

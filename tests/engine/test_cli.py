@@ -56,13 +56,52 @@ def test_the_main_job_runs_from_the_command_line(capsys, tmp_path):
         capsys, "--json", "--home", home, "recommend", "g", "home", "--user-id", "u0-01", "-n", "3"
     )
     assert status == 0
-    assert len(json.loads(out)["itemList"]) == 3
+    items = json.loads(out)["itemList"]
+    assert len(items) == 3
+
+    status, out, _ = run(
+        capsys, "--home", home, "recommend", "g", "home", "--user-id", "u0-01", "-n", "3"
+    )
+    lines = out.splitlines()
+    assert lines[0].startswith("itemList:")
+    assert [line.split()[:2] for line in lines[1:4]] == [
+        [f"{rank}.", item["itemId"]] for rank, item in enumerate(items, start=1)
+    ]
+    assert lines[4].startswith("recommendationId: RID-")
 
 
 def test_engine_errors_exit_1_with_the_message(capsys, tmp_path):
     status, _, err = run(capsys, "--home", str(tmp_path), "solution", "list", "missing")
     assert status == 1
     assert err.strip() == "recengine: dataset group 'missing' does not exist"
+
+
+def test_json_errors_are_json_on_stdout(capsys, tmp_path):
+    missing = tmp_path / "nowhere.json"
+    argv = ["--json", "schema", "validate", "--type", "users", str(missing)]
+    status, out, err = run(capsys, *argv)
+    assert status == 1
+    assert json.loads(out) == {
+        "error": "NotFoundError",
+        "message": f"schema file {missing} does not exist",
+    }
+    assert err.strip() == f"recengine: schema file {missing} does not exist"
+
+
+def test_an_invalid_schema_is_reported_as_json(capsys, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(dict(INTERACTIONS_SCHEMA, fields=[])))
+    status, out, _ = run(
+        capsys, "--json", "schema", "validate", "--type", "interactions", str(path)
+    )
+    assert status == 1
+    report = json.loads(out)
+    assert (report["valid"], report["source"]) == (False, "broken.json")
+    assert report["reasons"] == [
+        f"field {name}: required field {name} ({kind}) is missing from the INTERACTIONS "
+        "schema; add it"
+        for name, kind in (("USER_ID", "string"), ("ITEM_ID", "string"), ("TIMESTAMP", "long"))
+    ]
 
 
 def test_every_command_has_help(capsys):
