@@ -163,8 +163,7 @@ class Campaign:
             return self._popular(num_results)
         scores[self._excluded_items(str(user_id))] = -np.inf
         best = top_items(scores, num_results)
-        items = [RecommendedItem(str(self._item_ids[i]), float(scores[i])) for i in best]
-        return self._answer(items)
+        return self._answer(self._items(best, scores[best]))
 
     def get_similar_items(self, item_id: str, num_results: int = 25) -> Recommendations:
         """The ``num_results`` items most related to ``item_id``, never the item itself.
@@ -205,10 +204,7 @@ class Campaign:
         if item is None:
             return self._popular(num_results)
         indices, scores = self._model.similar_items(item, num_results)
-        items = [
-            RecommendedItem(str(self._item_ids[index]), float(score))
-            for index, score in zip(indices, scores, strict=True)
-        ]
+        items = self._items(indices, scores)
         if not items:
             return self._popular(num_results, leave_out=np.array([item]))
         padding = self._popular(num_results - len(items), np.append(indices, item)).items
@@ -297,11 +293,19 @@ class Campaign:
         if leave_out is not None:
             popularity[leave_out] = -np.inf
         best = top_items(popularity, num_results)
-        items = [
-            RecommendedItem(str(self._item_ids[i]), float(popularity[i]), (POPULAR_REASON,))
-            for i in best
+        return self._answer(self._items(best, popularity[best], (POPULAR_REASON,)), "popularity")
+
+    def _items(
+        self, indices: np.ndarray, scores: np.ndarray, reason: tuple[str, ...] = ()
+    ) -> list[RecommendedItem]:
+        """Answer items for catalogue ``indices``; one read of the memory-mapped ids."""
+        item_ids = self._item_ids[np.asarray(indices, dtype=np.int64)].tolist()
+        return [
+            RecommendedItem(str(item), score, reason)
+            for item, score in zip(
+                item_ids, np.asarray(scores, dtype=np.float64).tolist(), strict=True
+            )
         ]
-        return self._answer(items, fallback="popularity")
 
     def _answer(self, items: list[RecommendedItem], fallback: str | None = None) -> Recommendations:
         return Recommendations(

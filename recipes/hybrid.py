@@ -210,8 +210,11 @@ class HybridModel(Model):
         return cls(arrays)
 
     def _score(self, representation: np.ndarray, biases: np.ndarray) -> np.ndarray:
-        scores = representation @ self.item_embeddings.T + self.item_biases
-        return (scores + biases[:, np.newaxis]).astype(np.float32)
+        # In place: one float32 array of scores, no temporaries of the same size.
+        scores = np.asarray(representation, np.float32) @ self.item_embeddings.T
+        scores += self.item_biases
+        scores += np.asarray(biases, np.float32)[:, np.newaxis]
+        return scores
 
     def _fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
         direction = profiles(histories, self.item_embeddings) - self.item_embeddings.mean(axis=0)

@@ -57,20 +57,24 @@ class NeighbourTable:
         )
 
 
-def top_rows(scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` highest positive scores of each row, best first, ties to the lower column.
+def top_rows(
+    scores: np.ndarray, count: int, positive_only: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` highest scores of each row, best first, ties to the lower column.
 
     Parameters
     ----------
     scores : ndarray of shape (rows, columns)
-        Similarities; zero, negative and non-finite values are never chosen.
+        Scores; non-finite values are never chosen.
     count : int
         Slots per row.
+    positive_only : bool
+        Choose only positive scores (similarities); otherwise any finite score.
 
     Returns
     -------
     indices : int32 ndarray of shape (rows, count)
-        Chosen columns; ``-1`` where a row has fewer positive scores.
+        Chosen columns; ``-1`` where a row has fewer eligible scores.
     values : float32 ndarray of shape (rows, count)
         Their scores; 0 in empty slots.
 
@@ -85,24 +89,31 @@ def top_rows(scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     kept = min(count, num_columns)
     if kept == 0 or num_rows == 0:
         return indices, values
-    masked = np.where(np.isfinite(scores) & (scores > 0), scores, -np.inf)
-    threshold = np.partition(masked, num_columns - kept, axis=1)[:, num_columns - kept]
+    eligible = np.isfinite(scores) & (scores > 0) if positive_only else np.isfinite(scores)
+    masked = np.where(eligible, scores, -np.inf)
+    threshold = np.partition(masked, num_columns - kept, axis=1)[:, num_columns - kept, None]
 
     # Everything above the row's threshold, then its lowest-column ties to fill up.
-    above = masked > threshold[:, np.newaxis]
-    ties = (masked == threshold[:, np.newaxis]) & np.isfinite(threshold)[:, np.newaxis]
-    needed = kept - above.sum(axis=1)
-    chosen = above | (ties & (np.cumsum(ties, axis=1) <= needed[:, np.newaxis]))
+    rows, columns = np.nonzero(masked > threshold)
+    tie_rows, tie_columns = np.nonzero((masked == threshold) & np.isfinite(threshold))
+    needed = kept - np.bincount(rows, minlength=num_rows)
+    fill = _rank_within_rows(tie_rows, num_rows) < needed[tie_rows]
+    rows = np.concatenate((rows, tie_rows[fill]))
+    columns = np.concatenate((columns, tie_columns[fill]))
 
-    rows, columns = np.nonzero(chosen)
-    chosen_scores = masked[rows, columns]
-    order = np.lexsort((columns, -chosen_scores, rows))
-    rows, columns, chosen_scores = rows[order], columns[order], chosen_scores[order]
-    starts = np.searchsorted(rows, np.arange(num_rows))
-    slots = np.arange(rows.size) - starts[rows]
+    chosen = masked[rows, columns]
+    order = np.lexsort((columns, -chosen, rows))
+    rows, columns, chosen = rows[order], columns[order], chosen[order]
+    slots = _rank_within_rows(rows, num_rows)
     indices[rows, slots] = columns
-    values[rows, slots] = chosen_scores
+    values[rows, slots] = chosen
     return indices, values
+
+
+def _rank_within_rows(rows: np.ndarray, num_rows: int) -> np.ndarray:
+    """For sorted row numbers, each entry's position among the entries of its row."""
+    starts = np.searchsorted(rows, np.arange(num_rows))
+    return np.arange(rows.size) - starts[rows]
 
 
 def neighbour_table(
