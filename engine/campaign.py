@@ -215,8 +215,9 @@ class Campaign:
 
         Every item of the list comes back once: items the model knows in order of their
         scores (ties keep the list's order), then items it does not know, in the list's
-        order and without a score, as the service appends them. Items the user already
-        took are ranked too. A user the model knows nothing about gets the known items
+        order and without a score, as the service appends them. An item of the catalogue
+        without interactions is scored like any other, and items the user already took are
+        ranked too. A user the model knows nothing about gets the known items
         ranked by popularity, each with the reason ``"Popular item"``.
 
         Parameters
