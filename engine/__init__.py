@@ -11,6 +11,8 @@ The public API, in the service's nouns::
     version = create_solution(group, "als", "user-personalization").train()
     campaign = create_campaign(group, "home", version)
     campaign.get_recommendations(user_id="u42", num_results=10)
+    campaign.get_similar_items(item_id="v117", num_results=10)
+    campaign.get_personalized_ranking(user_id="u42", input_list=["v3", "v117"])
 
 ``implicit`` and ``lightfm`` are imported only by the recipes that train with them, so
 importing :mod:`engine` stays fast.
@@ -18,6 +20,7 @@ importing :mod:`engine` stays fast.
 
 from engine.campaign import (
     Campaign,
+    Ranking,
     Recommendations,
     RecommendedItem,
     create_campaign,
@@ -40,6 +43,7 @@ __all__ = [
     "Dataset",
     "DatasetGroup",
     "ImportJob",
+    "Ranking",
     "Recommendations",
     "RecommendedItem",
     "Schema",

@@ -8,19 +8,25 @@ items, each marked with the reason ``"Popular item"``.
 Events put after the version was trained take effect at the next request (see
 :mod:`engine.live_events`): their items are excluded for that user, and the user, known or
 new, is scored from their whole history by the model's fold-in.
+
+Beside top-N, a campaign answers related items (:meth:`Campaign.get_similar_items`) for a
+model that can relate items, and re-ranks a given list for a user with any model
+(:meth:`Campaign.get_personalized_ranking`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
-from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from engine.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
 from engine.evaluation import top_items
 from engine.live_events import LiveHistories
 from engine.store import DatasetGroup
@@ -31,6 +37,7 @@ from engine.training import SolutionVersion, get_solution
 __all__ = [
     "MAX_RESULTS",
     "Campaign",
+    "Ranking",
     "RecommendedItem",
     "Recommendations",
     "create_campaign",
@@ -46,11 +53,23 @@ POPULAR_REASON = "Popular item"
 
 @dataclass(frozen=True)
 class RecommendedItem:
-    """One recommended item, its score and, for fallback items, why it is there."""
+    """One recommended item, its score and, for fallback items, why it is there.
+
+    ``score`` is ``None`` for an item a ranking lists without scoring it.
+    """
 
     item_id: str
-    score: float
+    score: float | None
     reason: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The service's ``PredictedItem``: ``itemId``, and ``score`` and ``reason`` if any."""
+        found: dict[str, Any] = {"itemId": self.item_id}
+        if self.score is not None:
+            found["score"] = self.score
+        if self.reason:
+            found["reason"] = list(self.reason)
+        return found
 
 
 @dataclass(frozen=True)
@@ -62,16 +81,22 @@ class Recommendations:
     solution_version: str
     fallback: str | None = None
 
+    #: The key of the item list in the service's response.
+    list_key: ClassVar[str] = "itemList"
+
     def to_dict(self) -> dict[str, Any]:
         """The service's response shape: ``itemList`` and ``recommendationId``."""
         return {
-            "itemList": [
-                {"itemId": item.item_id, "score": item.score}
-                | ({"reason": list(item.reason)} if item.reason else {})
-                for item in self.items
-            ],
+            self.list_key: [item.to_dict() for item in self.items],
             "recommendationId": self.recommendation_id,
         }
+
+
+@dataclass(frozen=True)
+class Ranking(Recommendations):
+    """A re-ranked input list; its response key is ``personalizedRanking``."""
+
+    list_key: ClassVar[str] = "personalizedRanking"
 
 
 @dataclass
@@ -89,6 +114,7 @@ class Campaign:
         self._model, self._arrays = self.version.load_model()
         self._user_index = {str(user): index for index, user in enumerate(self._arrays["user_ids"])}
         self._item_ids = self._arrays["item_ids"]
+        self._item_position = {str(item): index for index, item in enumerate(self._item_ids)}
         self._live = LiveHistories(self.version, self._model, self._arrays)
         logger.info(
             "campaign %s serves %s/%s: %d users, %d items",
@@ -132,34 +158,155 @@ class Campaign:
         'v117'
         """
         _check_request(user_id, num_results)
-        user = self._user_index.get(str(user_id))
-        self._live.refresh()
-        live = self._live.has_events(str(user_id))
-        if user is None and not live:
+        scores = self._user_scores(str(user_id))
+        if scores is None:
             return self._popular(num_results)
-        if live:
-            scores = self._live.scores(user, str(user_id))
-            scores[self._live.new_items(str(user_id))] = -np.inf
-        else:
-            scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
-        if user is not None:
-            scores[self._seen_items(user)] = -np.inf
+        scores[self._excluded_items(str(user_id))] = -np.inf
         best = top_items(scores, num_results)
-        items = [RecommendedItem(str(self._item_ids[i]), float(scores[i])) for i in best]
-        return self._answer(items)
+        return self._answer(self._items(best, scores[best]))
+
+    def get_similar_items(self, item_id: str, num_results: int = 25) -> Recommendations:
+        """The ``num_results`` items most related to ``item_id``, never the item itself.
+
+        A similar-items version reads its neighbour table; a factor model (ALS, hybrid,
+        content-based) ranks items by the cosine of their factors or vectors. When the
+        item has fewer related items than asked for, popular items fill the list, each
+        with the reason ``"Popular item"``; an item the version never saw gets popular
+        items only, as the service does.
+
+        Parameters
+        ----------
+        item_id : str
+            An item of the catalogue; any other id gets the popular items.
+        num_results : int
+            1 to 500, default 25.
+
+        Raises
+        ------
+        InvalidInputError
+            ``num_results`` outside 1-500, or an empty ``item_id``.
+        InvalidStateError
+            The campaign's recipe cannot relate items (popularity-count, trending-now).
+
+        Examples
+        --------
+        >>> campaign.get_similar_items("v117", num_results=5).items[0].item_id
+        'v121'
+        """
+        _check_request(item_id, num_results, "item_id")
+        if not self._model.supports_similar_items:
+            raise InvalidStateError(
+                f"campaign {self.name!r} serves a {self.version.recipe} version, which cannot "
+                "relate items; deploy a similar-items version (or a factor model such as "
+                "user-personalization) to get similar items"
+            )
+        item = self._item_position.get(str(item_id))
+        if item is None:
+            return self._popular(num_results)
+        indices, scores = self._model.similar_items(item, num_results)
+        items = self._items(indices, scores)
+        if not items:
+            return self._popular(num_results, leave_out=np.array([item]))
+        padding = self._popular(num_results - len(items), np.append(indices, item)).items
+        return self._answer(items + padding)
+
+    def get_personalized_ranking(self, user_id: str, input_list: Sequence[str]) -> Ranking:
+        """``input_list`` re-ordered for ``user_id``, best first, as the model scores it.
+
+        Every item of the list comes back once: items the model knows in order of their
+        scores (ties keep the list's order), then items it does not know, in the list's
+        order and without a score, as the service appends them. An item of the catalogue
+        without interactions is scored like any other, and items the user already took are
+        ranked too. A user the model knows nothing about gets the known items
+        ranked by popularity, each with the reason ``"Popular item"``.
+
+        Parameters
+        ----------
+        user_id : str
+            The user to rank for.
+        input_list : sequence of str
+            1 to 500 distinct item ids.
+
+        Raises
+        ------
+        InvalidInputError
+            An empty ``user_id``, or an input list that is empty, longer than 500 or holds
+            an item twice.
+
+        Examples
+        --------
+        >>> ranking = campaign.get_personalized_ranking("u42", ["v3", "v117", "nope"])
+        >>> [(item.item_id, item.score is None) for item in ranking.items]
+        [('v117', False), ('v3', False), ('nope', True)]
+        """
+        _check_user(user_id)
+        wanted = _checked_input_list(input_list)
+        scores = self._user_scores(str(user_id))
+        reason: tuple[str, ...] = ()
+        if scores is None:
+            scores = np.asarray(self._arrays["item_popularity"], dtype=np.float64)
+            reason = (POPULAR_REASON,)
+
+        positions = np.array([self._item_position.get(item, -1) for item in wanted])
+        known = np.flatnonzero(positions >= 0)
+        order = known[np.argsort(-scores[positions[known]], kind="stable")]
+        ranked = [RecommendedItem(wanted[k], float(scores[positions[k]]), reason) for k in order]
+        unscored = [RecommendedItem(wanted[k], None) for k in np.flatnonzero(positions < 0)]
+        return Ranking(
+            items=ranked + unscored,
+            recommendation_id=f"RID-{uuid.uuid4()}",
+            solution_version=self.version.version_id,
+            fallback="popularity" if reason else None,
+        )
+
+    def _user_scores(self, user_id: str) -> np.ndarray | None:
+        """The model's float64 scores of every item for the user; ``None`` if it cannot say.
+
+        A user with new events is folded in from them; a user the model never saw is
+        scored only by a model that gives everyone the same scores.
+        """
+        user = self._user_index.get(user_id)
+        self._live.refresh()
+        if self._live.has_events(user_id):
+            return self._live.scores(user, user_id)
+        if user is not None:
+            return np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
+        if self._model.same_for_every_user:
+            empty = sp.csr_matrix((1, self.num_items), dtype=np.float32)
+            return np.asarray(self._model.score_histories(empty)[0], dtype=np.float64)
+        return None
+
+    def _excluded_items(self, user_id: str) -> np.ndarray:
+        """Items the user took: in training, and in events since."""
+        new_items = self._live.new_items(user_id)
+        user = self._user_index.get(user_id)
+        if user is None:
+            return new_items
+        return np.concatenate((self._seen_items(user), new_items))
 
     def _seen_items(self, user: int) -> np.ndarray:
         indptr = self._arrays["seen_indptr"]
         return np.asarray(self._arrays["seen_indices"][indptr[user] : indptr[user + 1]])
 
-    def _popular(self, num_results: int) -> Recommendations:
-        popularity = np.asarray(self._arrays["item_popularity"], dtype=np.float64)
+    def _popular(self, num_results: int, leave_out: np.ndarray | None = None) -> Recommendations:
+        """The most popular items, each marked with its reason, ``leave_out`` left out."""
+        popularity = np.array(self._arrays["item_popularity"], dtype=np.float64)
+        if leave_out is not None:
+            popularity[leave_out] = -np.inf
         best = top_items(popularity, num_results)
-        items = [
-            RecommendedItem(str(self._item_ids[i]), float(popularity[i]), (POPULAR_REASON,))
-            for i in best
+        return self._answer(self._items(best, popularity[best], (POPULAR_REASON,)), "popularity")
+
+    def _items(
+        self, indices: np.ndarray, scores: np.ndarray, reason: tuple[str, ...] = ()
+    ) -> list[RecommendedItem]:
+        """Answer items for catalogue ``indices``; one read of the memory-mapped ids."""
+        item_ids = self._item_ids[np.asarray(indices, dtype=np.int64)].tolist()
+        return [
+            RecommendedItem(str(item), score, reason)
+            for item, score in zip(
+                item_ids, np.asarray(scores, dtype=np.float64).tolist(), strict=True
+            )
         ]
-        return self._answer(items, fallback="popularity")
 
     def _answer(self, items: list[RecommendedItem], fallback: str | None = None) -> Recommendations:
         return Recommendations(
@@ -170,9 +317,31 @@ class Campaign:
         )
 
 
-def _check_request(user_id: str, num_results: int) -> None:
+def _check_user(user_id: str) -> None:
     if not user_id or len(str(user_id)) > 256:
         raise InvalidInputError("user_id must be 1-256 characters")
+
+
+def _checked_input_list(input_list: Sequence[str]) -> list[str]:
+    """The list as strings, refused when empty, over 500 items or holding an item twice."""
+    if isinstance(input_list, str):
+        raise InvalidInputError("input_list must be a list of item ids, not one string")
+    wanted = [str(item) for item in input_list]
+    if not 1 <= len(wanted) <= MAX_RESULTS:
+        raise InvalidInputError(
+            f"input_list must hold 1 to {MAX_RESULTS} item ids, got {len(wanted)}"
+        )
+    seen: set[str] = set()
+    for item in wanted:
+        if item in seen:
+            raise InvalidInputError(f"input_list holds item {item!r} more than once")
+        seen.add(item)
+    return wanted
+
+
+def _check_request(user_id: str, num_results: int, id_name: str = "user_id") -> None:
+    if not user_id or len(str(user_id)) > 256:
+        raise InvalidInputError(f"{id_name} must be 1-256 characters")
     if isinstance(num_results, bool) or not isinstance(num_results, int | np.integer):
         raise InvalidInputError(f"num_results must be an integer, got {num_results!r}")
     if not 1 <= num_results <= MAX_RESULTS:

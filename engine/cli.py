@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands, common)
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
+    _add_item_list_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
     return parser
@@ -170,6 +171,21 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
         "--num-results", "-n", type=int, default=25, help="1 to 500 (default 25)"
     )
     recommend.set_defaults(handler=_recommend)
+
+
+def _add_item_list_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    similar = commands.add_parser("similar-items", parents=[common], help="items like an item")
+    similar.add_argument("group")
+    similar.add_argument("campaign")
+    similar.add_argument("--item-id", required=True)
+    similar.add_argument("--num-results", "-n", type=int, default=25)
+    similar.set_defaults(handler=_similar_items)
+    rank = commands.add_parser("rank", parents=[common], help="re-rank items for a user")
+    rank.add_argument("group")
+    rank.add_argument("campaign")
+    rank.add_argument("--user-id", required=True)
+    rank.add_argument("--items", required=True, help="comma-separated item ids, at most 500")
+    rank.set_defaults(handler=_rank)
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -308,6 +324,21 @@ def _recommend(args: argparse.Namespace) -> Any:
 
     campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
     return campaign.get_recommendations(args.user_id, args.num_results).to_dict()
+
+
+def _similar_items(args: argparse.Namespace) -> Any:
+    from engine.campaign import get_campaign
+
+    campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
+    return campaign.get_similar_items(args.item_id, args.num_results).to_dict()
+
+
+def _rank(args: argparse.Namespace) -> Any:
+    from engine.campaign import get_campaign
+
+    campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
+    items = [item.strip() for item in args.items.split(",") if item.strip()]
+    return campaign.get_personalized_ranking(args.user_id, items).to_dict()
 
 
 def _demo(args: argparse.Namespace) -> Any:

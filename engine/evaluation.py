@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recipes.similarity import top_rows
+
 __all__ = [
     "CUTOFFS",
     "METRIC_NAMES",
@@ -41,6 +43,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CUTOFFS = (5, 10, 25)
+_RANK_BLOCK_BYTES = 16 * 2**20
 MAX_CUTOFF = 25
 METRIC_NAMES = (
     "coverage",
@@ -133,14 +136,19 @@ def rank_top(scores: np.ndarray, excluded: sp.csr_matrix | None, count: int) -> 
 
     Rows with fewer than ``count`` eligible items are padded with ``-1``.
     """
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores = np.array(scores, copy=True)
+    if scores.dtype.kind != "f":
+        scores = scores.astype(np.float64)
     if excluded is not None and excluded.nnz:
         rows = np.repeat(np.arange(excluded.shape[0]), np.diff(excluded.indptr))
         scores[rows, excluded.indices] = -np.inf
+
+    # A few rows at a time, so that the selection's temporaries stay small.
     ranked = np.full((scores.shape[0], count), -1, np.int64)
-    for row in range(scores.shape[0]):
-        best = top_items(scores[row], count)
-        ranked[row, : best.size] = best
+    block = max(1, _RANK_BLOCK_BYTES // (scores.itemsize * max(1, scores.shape[1])))
+    for start in range(0, scores.shape[0], block):
+        rows_slice = slice(start, start + block)
+        ranked[rows_slice] = top_rows(scores[rows_slice], count, positive_only=False)[0]
     return ranked
 
 

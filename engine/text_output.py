@@ -13,6 +13,7 @@ from typing import Any
 __all__ = ["render"]
 
 INDENT = "  "
+ITEM_LISTS = frozenset({"itemList", "personalizedRanking"})
 
 
 def render(result: Any) -> str:
@@ -38,7 +39,7 @@ def _lines(value: Any, depth: int) -> list[str]:
 
 def _entry(key: str, value: Any, depth: int) -> list[str]:
     prefix = INDENT * depth + f"{key}:"
-    if key == "itemList" and _is_list(value):
+    if key in ITEM_LISTS and _is_list(value):
         return [prefix, *_item_table(value, depth + 1)]
     if isinstance(value, Mapping) or (_is_list(value) and not _all_scalars(value)):
         if not value:

@@ -23,10 +23,18 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from engine.errors import InvalidInputError
-from recipes.base import Hyperparameter, InteractionData, Model, Recipe
+from recipes.base import (
+    Hyperparameter,
+    InteractionData,
+    Model,
+    Recipe,
+    check_history_columns,
+    checked_user_indices,
+)
 
 __all__ = [
     "ALSModel",
+    "EventWeightedRecipe",
     "UserPersonalization",
     "parse_event_weights",
     "recency_weights",
@@ -67,6 +75,27 @@ EVENT_WEIGHT_HYPERPARAMETERS = (
         ),
     ),
 )
+
+
+class EventWeightedRecipe(Recipe):
+    """A recipe whose events weigh as :func:`weigh_events` says.
+
+    It declares :data:`EVENT_WEIGHT_HYPERPARAMETERS` among its own and checks
+    ``event_weights`` when the hyperparameters are validated.
+    """
+
+    @classmethod
+    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Validate as :class:`~recipes.base.Recipe` does, and parse ``event_weights`` too."""
+        validated = super().validate_hyperparameters(values)
+        parse_event_weights(validated["event_weights"])
+        return validated
+
+    def event_weights(
+        self, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Weight per event, as :func:`weigh_events` gives it."""
+        return weigh_events(data, hyperparameters)
 
 
 class ALSModel(Model):
@@ -115,13 +144,7 @@ class ALSModel(Model):
         InvalidInputError
             An index is not a training user.
         """
-        indices = np.asarray(user_indices, dtype=np.int64)
-        outside = indices[(indices < 0) | (indices >= self.num_users)]
-        if outside.size:
-            raise InvalidInputError(
-                f"user index {int(outside[0])} is out of range: the model has "
-                f"{self.num_users} users"
-            )
+        indices = checked_user_indices(user_indices, self.num_users)
         return self.user_factors[indices] @ self.item_factors.T
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
@@ -165,6 +188,10 @@ class ALSModel(Model):
         """The learned arrays, ``user_factors`` and ``item_factors``."""
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 
+    def similarity_vectors(self) -> np.ndarray:
+        """The item factors: items whose factors point the same way are alike."""
+        return self.item_factors
+
     @classmethod
     def from_arrays(
         cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any]
@@ -178,11 +205,7 @@ class ALSModel(Model):
         )
 
     def _checked_histories(self, histories: sp.csr_matrix) -> sp.csr_matrix:
-        if histories.shape[1] != self.num_items:
-            raise InvalidInputError(
-                f"histories have {histories.shape[1]} columns; the model scores "
-                f"{self.num_items} items"
-            )
+        check_history_columns(histories, self.num_items)
         matrix = sp.csr_matrix(histories, dtype=np.float64, copy=True)
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
@@ -219,7 +242,7 @@ def _solve(systems: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return (np.linalg.pinv(systems) @ targets[..., np.newaxis])[..., 0]
 
 
-class UserPersonalization(Recipe):
+class UserPersonalization(EventWeightedRecipe):
     """Implicit-feedback ALS, the counterpart of the service's ``aws-user-personalization``.
 
     Each event adds a weight to its user × item pair (see :func:`weigh_events`): the weight
@@ -273,19 +296,6 @@ class UserPersonalization(Recipe):
             description="Compute and log the training loss after each iteration.",
         ),
     )
-
-    @classmethod
-    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Validate as :class:`~recipes.base.Recipe` does, and parse ``event_weights`` too."""
-        validated = super().validate_hyperparameters(values)
-        parse_event_weights(validated["event_weights"])
-        return validated
-
-    def event_weights(
-        self, data: InteractionData, hyperparameters: Mapping[str, Any]
-    ) -> np.ndarray:
-        """Weight per event, as :func:`weigh_events` gives it."""
-        return weigh_events(data, hyperparameters)
 
     def fit(
         self,

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, InvalidStateError
+from recipes.similarity import cosine_neighbours
 
 __all__ = [
     "FeatureColumn",
@@ -26,6 +27,8 @@ __all__ = [
     "InteractionData",
     "Model",
     "Recipe",
+    "check_history_columns",
+    "checked_user_indices",
 ]
 
 
@@ -179,6 +182,37 @@ def _convert(kind: type, value: Any) -> Any:
     return kind(value)
 
 
+def checked_user_indices(user_indices: np.ndarray, num_users: int) -> np.ndarray:
+    """``user_indices`` as int64, refused if one is not in ``[0, num_users)``.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the first index out of range.
+    """
+    indices = np.asarray(user_indices, dtype=np.int64)
+    outside = indices[(indices < 0) | (indices >= num_users)]
+    if outside.size:
+        raise InvalidInputError(
+            f"user index {int(outside[0])} is out of range: the model has {num_users} users"
+        )
+    return indices
+
+
+def check_history_columns(histories: sp.spmatrix, num_items: int) -> None:
+    """Refuse histories that do not have one column per item of the model.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming both counts.
+    """
+    if histories.shape[1] != num_items:
+        raise InvalidInputError(
+            f"histories have {histories.shape[1]} columns; the model scores {num_items} items"
+        )
+
+
 class Model(ABC):
     """A trained model: learned arrays plus numpy scoring.
 
@@ -187,6 +221,9 @@ class Model(ABC):
     """
 
     recipe: ClassVar[str]
+    #: Whether every user gets the same scores (popularity, trending), so that a user the
+    #: model never saw can be served its list rather than a fallback.
+    same_for_every_user: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -211,6 +248,34 @@ class Model(ABC):
         cls, arrays: Mapping[str, np.ndarray], hyperparameters: Mapping[str, Any]
     ) -> Model:
         """Rebuild a model from :meth:`arrays` and the validated hyperparameters."""
+
+    def similarity_vectors(self) -> np.ndarray | None:
+        """One vector per item whose cosine says how alike two items are; ``None`` if none.
+
+        Factor models return their item factors or embeddings; the default has none.
+        """
+        return None
+
+    @property
+    def supports_similar_items(self) -> bool:
+        """Whether :meth:`similar_items` can relate items (by default: it has item vectors)."""
+        return self.similarity_vectors() is not None
+
+    def similar_items(self, item_index: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``count`` items most like ``item_index``, best first, and their scores.
+
+        Never the item itself. The default ranks items by the positive cosine of their
+        :meth:`similarity_vectors`, ties to the lower index.
+
+        Raises
+        ------
+        InvalidStateError
+            The model has no item-to-item similarity.
+        """
+        vectors = self.similarity_vectors()
+        if vectors is None:
+            raise InvalidStateError(f"a {self.recipe} model has no item-to-item similarity")
+        return cosine_neighbours(vectors, item_index, count)
 
 
 @dataclass

@@ -36,6 +36,7 @@ class PopularityModel(Model):
     """
 
     recipe: ClassVar[str] = "popularity-count"
+    same_for_every_user: ClassVar[bool] = True
 
     def __init__(self, item_popularity: np.ndarray) -> None:
         self.item_popularity = np.asarray(item_popularity, dtype=np.float32)

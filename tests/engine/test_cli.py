@@ -109,3 +109,37 @@ def test_every_command_has_help(capsys):
         main(["solution", "create", "--help"])
     assert exit_info.value.code == 0
     assert "--event-value-threshold" in capsys.readouterr().out
+
+
+def test_similar_items_and_rank_run_from_the_command_line(capsys, tmp_path):
+    home = str(tmp_path / "home")
+    schema = tmp_path / "interactions.json"
+    schema.write_text(json.dumps(INTERACTIONS_SCHEMA))
+    data = write_interactions(tmp_path / "interactions.csv", planted_rows())
+    steps = [
+        ["dataset-group", "create", "g"],
+        ["dataset", "import", "g", "--type", "interactions", str(data), "--schema", str(schema)],
+        ["solution", "create", "g", "sims", "--recipe", "similar-items"],
+        ["solution", "train", "g", "sims"],
+        ["campaign", "create", "g", "related", "--solution", "sims"],
+    ]
+    for step in steps:
+        status, _, err = run(capsys, "--quiet", "--home", home, *step)
+        assert status == 0, err
+
+    query = ["--json", "--home", home, "similar-items", "g", "related", "--item-id", "i1-03"]
+    status, out, _ = run(capsys, *query, "-n", "4")
+    listed = [item["itemId"] for item in json.loads(out)["itemList"]]
+    assert status == 0
+    assert len(listed) == 4 and all(item.startswith("i1-") for item in listed)
+
+    rank = ["--json", "--home", home, "rank", "g", "related", "--user-id", "u2-01"]
+    status, out, _ = run(capsys, *rank, "--items", "i0-04,i2-02,none")
+    ranking = json.loads(out)["personalizedRanking"]
+    assert status == 0
+    assert [item["itemId"] for item in ranking] == ["i2-02", "i0-04", "none"]
+    assert "score" not in ranking[2]
+
+    status, _, err = run(capsys, *rank, "--items", "i0-04,i0-04")
+    assert status == 1
+    assert err.strip() == "recengine: input_list holds item 'i0-04' more than once"
