@@ -15,28 +15,57 @@ The public API, in the service's nouns::
     campaign.get_personalized_ranking(user_id="u42", input_list=["v3", "v117"])
 
 ``implicit`` and ``lightfm`` are imported only by the recipes that train with them, so
-importing :mod:`engine` stays fast.
+importing :mod:`engine` stays fast; the names below are resolved on first use, so importing
+one submodule (``engine.errors``, say) does not import the rest.
 """
 
-from engine.campaign import (
-    Campaign,
-    Ranking,
-    Recommendations,
-    RecommendedItem,
-    create_campaign,
-    get_campaign,
-    list_campaigns,
-)
-from engine.schema import Schema, parse_schema
-from engine.store import Dataset, DatasetGroup, ImportJob, Store
-from engine.training import (
-    Solution,
-    SolutionConfig,
-    SolutionVersion,
-    create_solution,
-    get_solution,
-    list_solutions,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.campaign import (
+        Campaign,
+        Ranking,
+        Recommendations,
+        RecommendedItem,
+        create_campaign,
+        get_campaign,
+        list_campaigns,
+    )
+    from engine.schema import Schema, parse_schema
+    from engine.store import Dataset, DatasetGroup, ImportJob, Store
+    from engine.training import (
+        Solution,
+        SolutionConfig,
+        SolutionVersion,
+        create_solution,
+        get_solution,
+        list_solutions,
+    )
+
+_EXPORTS = {
+    "Campaign": "engine.campaign",
+    "Dataset": "engine.store",
+    "DatasetGroup": "engine.store",
+    "ImportJob": "engine.store",
+    "Ranking": "engine.campaign",
+    "Recommendations": "engine.campaign",
+    "RecommendedItem": "engine.campaign",
+    "Schema": "engine.schema",
+    "Solution": "engine.training",
+    "SolutionConfig": "engine.training",
+    "SolutionVersion": "engine.training",
+    "Store": "engine.store",
+    "create_campaign": "engine.campaign",
+    "create_solution": "engine.training",
+    "get_campaign": "engine.campaign",
+    "get_solution": "engine.training",
+    "list_campaigns": "engine.campaign",
+    "list_solutions": "engine.training",
+    "parse_schema": "engine.schema",
+}
 
 __all__ = [
     "Campaign",
@@ -59,3 +88,15 @@ __all__ = [
     "list_solutions",
     "parse_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
