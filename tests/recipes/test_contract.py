@@ -28,7 +28,7 @@ DECLARED_HYPERPARAMETERS = {
         "max_text_features, no_components, recency_half_life_days, use_event_value, "
         "use_item_features, use_user_features, user_alpha"
     ),
-    "popularity-count": "none",
+    "popularity-count": "recency_half_life_days",
     "user-personalization": (
         "alpha, calculate_training_loss, event_weights, factors, iterations, "
         "recency_half_life_days, regularization, use_event_value"
