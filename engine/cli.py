@@ -121,6 +121,7 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
     )
     create.add_argument("--seed", type=int, default=42)
     create.add_argument("--test-share", type=float, default=0.1)
+    _add_training_data_options(create)
     create.set_defaults(handler=_create_solution)
     train = solutions.add_parser("train", parents=[common], help="train a new solution version")
     train.add_argument("group")
@@ -134,6 +135,34 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
     metrics.add_argument("name")
     metrics.add_argument("--version", help="version id (default: the latest ACTIVE one)")
     metrics.set_defaults(handler=_metrics)
+
+
+def _add_training_data_options(parser: argparse.ArgumentParser) -> None:
+    """Column choice (the service's trainingDataConfig) and the training window."""
+    for choice in ("include", "exclude"):
+        parser.add_argument(
+            f"--{choice}-columns",
+            action="append",
+            default=[],
+            metavar="TYPE=COL,COL",
+            help=f"{choice} only these USERS or ITEMS columns; repeat per dataset type",
+        )
+    parser.add_argument("--window-start", help="train on events from this time (epoch or ISO)")
+    parser.add_argument("--window-end", help="train on events before this time (epoch or ISO)")
+    parser.add_argument("--window-days", type=float, help="train on the last N days of events")
+
+
+def _parse_columns(pairs: Sequence[str], option: str) -> dict[str, list[str]] | None:
+    if not pairs:
+        return None
+    parsed: dict[str, list[str]] = {}
+    for pair in pairs:
+        dataset_type, separator, columns = pair.partition("=")
+        if not separator or not dataset_type:
+            raise SystemExit(f"recengine: --{option} takes TYPE=COL,COL, got {pair!r}")
+        names = [column.strip() for column in columns.split(",") if column.strip()]
+        parsed.setdefault(dataset_type.strip().upper(), []).extend(names)
+    return parsed
 
 
 def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -221,6 +250,8 @@ def _parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
 def _create_solution(args: argparse.Namespace) -> Any:
     from engine.training import create_solution
 
+    included = _parse_columns(args.include_columns, "include-columns")
+    excluded = _parse_columns(args.exclude_columns, "exclude-columns")
     group = _store(args).dataset_group(args.group)
     solution = create_solution(
         group,
@@ -231,6 +262,11 @@ def _create_solution(args: argparse.Namespace) -> Any:
         hyperparameters=_parse_hyperparameters(args.hyperparameter),
         seed=args.seed,
         test_share=args.test_share,
+        included_columns=included,
+        excluded_columns=excluded,
+        training_window_start=args.window_start,
+        training_window_end=args.window_end,
+        training_window_days=args.window_days,
     )
     return solution.describe()
 
@@ -253,6 +289,8 @@ def _version_summary(version: Any) -> dict[str, Any]:
         "num_users",
         "num_items",
         "num_test_users",
+        "training_columns",
+        "training_window",
         "metrics",
         "timings",
     )

@@ -32,6 +32,7 @@ from engine.errors import (
 )
 from engine.evaluation import Metrics, evaluate_rankings, split_users
 from engine.features import check_column_choice, load_features
+from engine.selection import TrainingWindow
 from engine.store import DatasetGroup, InteractionCache
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
@@ -75,7 +76,15 @@ class SolutionConfig:
     included_columns, excluded_columns : dict or None
         The service's ``trainingDataConfig``: per dataset type (``USERS``, ``ITEMS``), the
         only metadata columns to use, or the columns to leave out. ``None`` uses every
-        categorical, textual and numeric column.
+        categorical, textual and numeric column. The columns a version used are recorded in
+        its manifest as ``training_columns``.
+    training_window_start, training_window_end : int or None
+        Train only on events at or after the start and before the end, in epoch seconds
+        (see :mod:`engine.selection`; ISO 8601 dates are converted when the solution is
+        created).
+    training_window_days : float or None
+        Train only on the last this many days before ``training_window_end``, or before the
+        dataset's newest interaction; excludes ``training_window_start``.
     """
 
     recipe: str
@@ -86,6 +95,16 @@ class SolutionConfig:
     seed: int = 42
     included_columns: dict[str, list[str]] | None = None
     excluded_columns: dict[str, list[str]] | None = None
+    training_window_start: int | None = None
+    training_window_end: int | None = None
+    training_window_days: float | None = None
+
+    @property
+    def training_window(self) -> TrainingWindow:
+        """The window of time the solution trains on."""
+        return TrainingWindow(
+            self.training_window_start, self.training_window_end, self.training_window_days
+        )
 
 
 def _validated_config(config: SolutionConfig) -> SolutionConfig:
@@ -97,6 +116,9 @@ def _validated_config(config: SolutionConfig) -> SolutionConfig:
     if not 0.0 < config.test_share < 1.0:
         raise InvalidInputError(f"test_share must be in (0, 1), got {config.test_share!r}")
     threshold = config.event_value_threshold
+    window = TrainingWindow.checked(
+        config.training_window_start, config.training_window_end, config.training_window_days
+    )
     return SolutionConfig(
         recipe=config.recipe,
         event_type=config.event_type,
@@ -106,6 +128,9 @@ def _validated_config(config: SolutionConfig) -> SolutionConfig:
         seed=int(config.seed),
         included_columns=_upper_keys(config.included_columns),
         excluded_columns=_upper_keys(config.excluded_columns),
+        training_window_start=window.start,
+        training_window_end=window.end,
+        training_window_days=window.days,
     )
 
 
@@ -282,6 +307,9 @@ def create_solution(
     seed: int = 42,
     included_columns: Mapping[str, Sequence[str]] | None = None,
     excluded_columns: Mapping[str, Sequence[str]] | None = None,
+    training_window_start: int | str | datetime | None = None,
+    training_window_end: int | str | datetime | None = None,
+    training_window_days: float | None = None,
 ) -> Solution:
     """Create a solution in ``group``; the configuration is validated now, not at training.
 
@@ -289,7 +317,7 @@ def create_solution(
     ------
     InvalidInputError
         A bad name, an unknown recipe or hyperparameter, a threshold without an event type,
-        or a column choice naming a column the datasets do not have.
+        a column choice naming a column the datasets do not have, or a bad training window.
     AlreadyExistsError
         The group has a solution of that name.
 
@@ -300,6 +328,9 @@ def create_solution(
     >>> version = solution.train()
     """
     check_name(name)
+    window = TrainingWindow.checked(
+        training_window_start, training_window_end, training_window_days
+    )
     config = _validated_config(
         SolutionConfig(
             recipe=recipe,
@@ -310,6 +341,9 @@ def create_solution(
             seed=seed,
             included_columns=_upper_keys(included_columns),
             excluded_columns=_upper_keys(excluded_columns),
+            training_window_start=window.start,
+            training_window_end=window.end,
+            training_window_days=window.days,
         )
     )
     check_column_choice(group, config.included_columns, config.excluded_columns)
@@ -356,7 +390,8 @@ def _library_versions() -> dict[str, str]:
 
 
 def select_interactions(cache: InteractionCache, config: SolutionConfig) -> InteractionData:
-    """The events a solution trains on: its event type, at or above its value threshold."""
+    """The events a solution trains on: its event type, at or above its value threshold,
+    inside its training window."""
     everything = InteractionData(
         user_indices=cache.user_indices,
         item_indices=cache.item_indices,
@@ -379,6 +414,7 @@ def select_interactions(cache: InteractionCache, config: SolutionConfig) -> Inte
         keep &= cache.event_types == names.index(config.event_type)
     if config.event_value_threshold is not None:
         keep &= cache.event_values >= np.float32(config.event_value_threshold)
+    keep &= config.training_window.mask(cache.timestamps)
     return everything.subset(keep)
 
 
@@ -399,6 +435,19 @@ def with_features(
     )
 
 
+def training_columns(data: InteractionData) -> dict[str, list[str]]:
+    """The Users and Items columns ``data`` carries, as a version's manifest records them."""
+    return {"USERS": list(data.user_features.names), "ITEMS": list(data.item_features.names)}
+
+
+def _window_record(cache: InteractionCache, config: SolutionConfig) -> dict[str, int | None]:
+    """The window's bounds in epoch seconds (``None`` where open), for the manifest."""
+    window = config.training_window
+    newest = int(cache.timestamps.max()) if cache.timestamps.size else 0
+    start, end = window.bounds(newest) if window.is_set else (None, None)
+    return {"start": start, "end": end}
+
+
 def check_minimum_data(data: InteractionData) -> None:
     """Refuse to train below the service's minimum, with its reason.
 
@@ -409,8 +458,8 @@ def check_minimum_data(data: InteractionData) -> None:
     """
     if len(data) < MIN_INTERACTIONS:
         raise InsufficientDataError(
-            f"Create failed. Dataset has {len(data)} interactions after filtering by event type "
-            f"and value; at least {MIN_INTERACTIONS} are needed."
+            f"Create failed. Dataset has {len(data)} interactions after filtering by event type, "
+            f"value and time window; at least {MIN_INTERACTIONS} are needed."
         )
     users_with_two = int((np.bincount(data.user_indices) >= 2).sum())
     if users_with_two < MIN_USERS_WITH_TWO:
@@ -452,6 +501,8 @@ def _train_version(
         metrics=metrics.values,
         num_test_users=int(metrics.test_users.size),
         num_test_users_skipped=metrics.num_test_users_skipped,
+        training_columns=training_columns(data),
+        training_window=_window_record(cache, config),
     )
     manifest["timings"].update(
         evaluate_seconds=round(evaluated - started, 3), train_seconds=round(trained - evaluated, 3)
