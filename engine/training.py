@@ -30,8 +30,9 @@ from engine.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from engine.evaluation import Metrics, evaluate_rankings, split_users
+from engine.evaluation import Metrics
 from engine.features import check_column_choice, load_features
+from engine.protocols import evaluate_standard
 from engine.selection import TrainingWindow
 from engine.store import DatasetGroup, InteractionCache
 from engine.store.files import read_json, write_json, writer_lock
@@ -513,32 +514,12 @@ def _train_version(
 def evaluate_solution(
     recipe: Recipe, data: InteractionData, config: SolutionConfig, show_progress: bool = False
 ) -> Metrics:
-    """Offline metrics of ``recipe`` on ``data`` with the service's held-out-users protocol."""
-    split = split_users(data.user_indices, data.timestamps, config.test_share, config.seed)
-    training = data.subset(split.train)
-    weights = recipe.event_weights(data, config.hyperparameters)
-    model = recipe.fit(
-        training, config.hyperparameters, seed=config.seed, show_progress=show_progress
-    )
+    """Offline metrics of ``recipe`` on ``data`` with the service's held-out-users protocol.
 
-    row_of_user = np.full(data.num_users, -1, np.int64)
-    row_of_user[split.test_users] = np.arange(split.test_users.size)
-    shape = (split.test_users.size, data.num_items)
-
-    def rows(mask: np.ndarray) -> sp.csr_matrix:
-        matrix = sp.csr_matrix(
-            (weights[mask], (row_of_user[data.user_indices[mask]], data.item_indices[mask])),
-            shape=shape,
-        )
-        matrix.sum_duplicates()
-        return matrix
-
-    return evaluate_rankings(
-        model.score_histories,
-        rows(split.history),
-        rows(split.truth),
-        split.test_users,
-        data.num_items,
+    See :func:`engine.protocols.evaluate_standard`.
+    """
+    return evaluate_standard(
+        recipe, data, config.hyperparameters, config.seed, config.test_share, show_progress
     )
 
 
