@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serving_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
+    _add_experiment_command(commands, common)
     return parser
 
 
@@ -163,6 +164,25 @@ def _parse_columns(pairs: Sequence[str], option: str) -> dict[str, list[str]] | 
         names = [column.strip() for column in columns.split(",") if column.strip()]
         parsed.setdefault(dataset_type.strip().upper(), []).extend(names)
     return parsed
+
+
+def _add_experiment_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    experiment = commands.add_parser(
+        "experiment",
+        parents=[common],
+        help="compare solution configurations under the standard and cold-start protocols",
+    )
+    experiment.add_argument("group")
+    experiment.add_argument(
+        "--config", required=True, type=Path, help="experiment JSON (see engine.experiments)"
+    )
+    experiment.add_argument(
+        "--output",
+        type=Path,
+        help="folder for experiment.json and .png (default: experiment-GROUP)",
+    )
+    experiment.add_argument("--seed", type=int, help="replace the file's seed")
+    experiment.set_defaults(handler=_experiment)
 
 
 def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -328,6 +348,30 @@ def _recommend(args: argparse.Namespace) -> Any:
     return campaign.get_recommendations(args.user_id, args.num_results).to_dict()
 
 
+def _experiment(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from engine.experiments import load_experiment, run_experiment
+
+    configs, settings = load_experiment(args.config)
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
+    group = _store(args).dataset_group(args.group)
+    result = run_experiment(group, configs, settings, show_progress=_progress(args))
+
+    output = args.output or Path(f"experiment-{group.name}")
+    files = {
+        "json": str(result.write_json(output / "experiment.json")),
+        "chart": str(result.write_chart(output / "experiment.png")),
+    }
+    emit = _emit_for(args)
+    emit(result.table())
+    for protocol, counts in result.test_user_counts().items():
+        emit(f"test users, {protocol}: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
+    emit(f"wrote {files['json']} and {files['chart']}")
+    return result.to_dict() | {"files": files}
+
+
 def _demo(args: argparse.Namespace) -> Any:
     from engine.demo import run_demo
 
@@ -345,7 +389,7 @@ def _emit_for(args: argparse.Namespace) -> Callable[[str], None]:
 
 
 def _print_result(result: Any, as_json: bool, command: str) -> None:
-    if result is None or (command == "demo" and not as_json):
+    if result is None or (command in ("demo", "experiment") and not as_json):
         return
     print(json.dumps(result, indent=None if as_json else 2, default=str))
 

@@ -87,17 +87,19 @@ def evaluate_standard(
     seed: int,
     test_share: float = 0.1,
     show_progress: bool = False,
+    metric_names: tuple[str, ...] = METRIC_NAMES,
 ) -> Metrics:
     """The service's protocol: held-out users, scored from their oldest nine tenths.
 
     Returns
     -------
     Metrics
-        The service's :data:`~engine.evaluation.METRIC_NAMES`.
+        ``metric_names``: by default the service's :data:`~engine.evaluation.METRIC_NAMES`,
+        which a solution version reports; :data:`COLD_START_METRIC_NAMES` adds recall.
     """
     split = split_users(data.user_indices, data.timestamps, test_share, seed)
     return _evaluate_held_out_users(
-        recipe, data, hyperparameters, seed, split, METRIC_NAMES, show_progress
+        recipe, data, hyperparameters, seed, split, metric_names, show_progress
     )
 
 

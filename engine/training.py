@@ -45,9 +45,14 @@ __all__ = [
     "Solution",
     "SolutionConfig",
     "SolutionVersion",
+    "check_minimum_data",
     "create_solution",
     "get_solution",
     "list_solutions",
+    "select_interactions",
+    "training_columns",
+    "validate_config",
+    "with_features",
 ]
 
 logger = logging.getLogger(__name__)
@@ -332,7 +337,8 @@ def create_solution(
     window = TrainingWindow.checked(
         training_window_start, training_window_end, training_window_days
     )
-    config = _validated_config(
+    config = validate_config(
+        group,
         SolutionConfig(
             recipe=recipe,
             event_type=event_type,
@@ -345,9 +351,8 @@ def create_solution(
             training_window_start=window.start,
             training_window_end=window.end,
             training_window_days=window.days,
-        )
+        ),
     )
-    check_column_choice(group, config.included_columns, config.excluded_columns)
     path = _solutions_root(group) / name
     with writer_lock(_solutions_root(group)):
         if (path / "solution.json").exists():
@@ -357,6 +362,20 @@ def create_solution(
         write_json(path / "solution.json", {"name": name, "config": asdict(config)})
     logger.info("created solution %s with recipe %s", name, recipe)
     return Solution(group, name, config)
+
+
+def validate_config(group: DatasetGroup, config: SolutionConfig) -> SolutionConfig:
+    """``config`` checked against its recipe and ``group``'s datasets, its values converted.
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown recipe or hyperparameter, a threshold without an event type, a column
+        choice naming a column the datasets do not have, or a bad training window.
+    """
+    validated = _validated_config(config)
+    check_column_choice(group, validated.included_columns, validated.excluded_columns)
+    return validated
 
 
 def get_solution(group: DatasetGroup, name: str) -> Solution:

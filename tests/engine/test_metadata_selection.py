@@ -3,24 +3,12 @@
 import csv
 
 import numpy as np
-import pytest
 
 from datasets import vod_paths
-from engine.store import Store
 from engine.training import create_solution
 
 FAST_HYBRID = {"no_components": 4, "epochs": 1}
 PLANTED_ITEMS = ["CATEGORY", "COMPETITION", "PLAYERS"]
-
-
-@pytest.fixture(scope="module")
-def vod_group(tmp_path_factory):
-    group = Store(tmp_path_factory.mktemp("store")).create_dataset_group("vod")
-    paths = vod_paths()
-    for dataset_type in ("interactions", "users", "items"):
-        group.create_dataset(dataset_type, paths[f"{dataset_type}_schema"])
-        group.import_csv(dataset_type, paths[dataset_type])
-    return group
 
 
 def feature_columns(names: np.ndarray) -> set[str]:
