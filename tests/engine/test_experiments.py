@@ -5,49 +5,36 @@ import json
 import pytest
 
 from engine.cli import main
+from engine.demo import DEMO_SETTINGS, metadata_configs
 from engine.errors import InvalidInputError
 from engine.experiments import ExperimentSettings, load_experiment, run_experiment
 from engine.training import SolutionConfig
 
 NDCG = "normalized_discounted_cumulative_gain_at_10"
-PLANTED_USERS = ["AGE_GROUP", "COUNTRY"]
 PLANTED_ITEMS = ["CATEGORY", "COMPETITION", "PLAYERS"]
 # Few epochs keep the test fast; the demo trains the default 30 and shows the same effects.
 FAST_HYBRID = {"epochs": 5}
 
 
-def hybrid(users: list[str], items: list[str]) -> SolutionConfig:
-    return SolutionConfig(
-        "hybrid",
-        hyperparameters=FAST_HYBRID,
-        included_columns={"USERS": users, "ITEMS": items},
-    )
-
-
 @pytest.fixture(scope="module")
 def metadata_choices(vod_group):
-    """Hybrid without metadata, with the planted fields, and with NOISE_TAG added."""
-    configs = {
-        "none": hybrid([], []),
-        "planted": hybrid(PLANTED_USERS, PLANTED_ITEMS),
-        "noise": hybrid(PLANTED_USERS, [*PLANTED_ITEMS, "NOISE_TAG"]),
-    }
-    return run_experiment(vod_group, configs, ExperimentSettings(new_user_history=1, seed=42))
+    """The demo's experiment: hybrid without metadata, planted fields, planted + NOISE_TAG."""
+    return run_experiment(vod_group, metadata_configs(FAST_HYBRID), DEMO_SETTINGS)
 
 
 def test_planted_item_fields_rank_new_items_far_above_chance(metadata_choices):
     # Without item metadata new items tie and rank at chance (NDCG@10 0.083 with seed 42);
     # with it, 0.43. Over seeds 1-5 (30 epochs) the gain was 0.30-0.36.
-    none = metadata_choices.value("none", "new-items", NDCG)
-    planted = metadata_choices.value("planted", "new-items", NDCG)
+    none = metadata_choices.value("hybrid-no-metadata", "new-items", NDCG)
+    planted = metadata_choices.value("hybrid-planted", "new-items", NDCG)
     assert none < 0.12
     assert planted - none > 0.2
 
 
 def test_planted_user_fields_help_new_users_known_by_one_item(metadata_choices):
     # Seed 42: 0.280 without metadata, 0.291 with; over seeds 1-3 (30 epochs), +3 to +11 %.
-    none = metadata_choices.value("none", "new-users", NDCG)
-    assert metadata_choices.value("planted", "new-users", NDCG) > none
+    none = metadata_choices.value("hybrid-no-metadata", "new-users", NDCG)
+    assert metadata_choices.value("hybrid-planted", "new-users", NDCG) > none
 
 
 @pytest.mark.parametrize("protocol", ["standard", "new-users", "new-items"])
@@ -55,8 +42,8 @@ def test_the_noise_field_does_not_help(metadata_choices, protocol):
     # Run-to-run differences between feature sets are about 0.01 NDCG@10; NOISE_TAG stays
     # within that of the planted fields, and below them on new items for every seed tried
     # (by 0.010-0.025 over seeds 1-5).
-    planted = metadata_choices.value("planted", protocol, NDCG)
-    noise = metadata_choices.value("noise", protocol, NDCG)
+    planted = metadata_choices.value("hybrid-planted", protocol, NDCG)
+    noise = metadata_choices.value("hybrid-planted+noise", protocol, NDCG)
     assert noise < planted + 0.02
     if protocol == "new-items":
         assert noise < planted
@@ -68,8 +55,12 @@ def test_the_table_has_a_row_per_configuration_and_a_column_per_protocol_and_met
     lines = metadata_choices.table().splitlines()
     assert lines[0].split() == ["standard", "new-users", "new-items"]
     assert lines[1].split() == ["configuration"] + ["NDCG@10", "recall@10"] * 3
-    assert [line.split()[0] for line in lines[2:]] == ["none", "planted", "noise"]
-    planted = metadata_choices.value("planted", "new-items", NDCG)
+    assert [line.split()[0] for line in lines[2:]] == [
+        "hybrid-no-metadata",
+        "hybrid-planted",
+        "hybrid-planted+noise",
+    ]
+    planted = metadata_choices.value("hybrid-planted", "new-items", NDCG)
     assert lines[3].split()[5] == f"{planted:.4f}"
 
 
