@@ -11,8 +11,9 @@ protocols. It writes the table as JSON and a PNG chart beside the store. This is
 
 New users are scored from their metadata and their first item (``new_user_history=1``):
 the bundled users have about twenty videos each, and after three of them the history
-already says what age group and country say (with three, the user fields gain nothing
-measurable), so one item is the cold start the user fields are for.
+already says what age group and country say (with three, the planted fields changed the
+hybrid's NDCG@10 by -0.02 to +0.01 over seeds 1-5), so one item is the cold start the user
+fields are for.
 """
 
 from __future__ import annotations
