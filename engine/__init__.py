@@ -24,6 +24,7 @@ from engine.campaign import (
     get_campaign,
     list_campaigns,
 )
+from engine.experiments import ExperimentResult, ExperimentSettings, run_experiment
 from engine.schema import Schema, parse_schema
 from engine.store import Dataset, DatasetGroup, ImportJob, Store
 from engine.training import (
@@ -39,6 +40,8 @@ __all__ = [
     "Campaign",
     "Dataset",
     "DatasetGroup",
+    "ExperimentResult",
+    "ExperimentSettings",
     "ImportJob",
     "Recommendations",
     "RecommendedItem",
@@ -54,4 +57,5 @@ __all__ = [
     "list_campaigns",
     "list_solutions",
     "parse_schema",
+    "run_experiment",
 ]

@@ -64,8 +64,8 @@ from recipes import InteractionData, Recipe
 __all__ = [
     "COLD_START_METRIC_NAMES",
     "DEFAULT_HISTORY_SIZE",
-    "PROTOCOLS",
     "NewItemSplit",
+    "PROTOCOLS",
     "evaluate_new_items",
     "evaluate_new_users",
     "evaluate_standard",

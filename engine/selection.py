@@ -18,6 +18,9 @@ accepted as well and stored as epoch seconds. The window applies to every recipe
 before the offline evaluation, which therefore measures the model on the window it trains on.
 Weighing events by age inside the window is the recipes' ``recency_half_life_days``
 (see :mod:`recipes.recency`).
+
+Limitation: the window restricts training only; a campaign still folds in the events put
+after its version was trained, whatever their time (see :mod:`engine.live_events`).
 """
 
 from __future__ import annotations

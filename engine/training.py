@@ -38,6 +38,7 @@ from engine.store import DatasetGroup, InteractionCache
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
 from recipes import InteractionData, Model, Recipe, get_recipe
+from recipes.popularity import distinct_users_per_item
 
 __all__ = [
     "MIN_INTERACTIONS",
@@ -508,7 +509,9 @@ def _train_version(
     trained = time.perf_counter()
 
     arrays = {f"model.{name}": array for name, array in model.arrays().items()}
-    arrays.update(_serving_arrays(cache, data, recipe.event_weights(data, config.hyperparameters)))
+    weights = recipe.event_weights(data, config.hyperparameters)
+    half_life = float(config.hyperparameters.get("recency_half_life_days", 0.0))
+    arrays.update(_serving_arrays(cache, data, weights, half_life))
     arrays.update({f"metrics.{name}": values for name, values in metrics.per_user.items()})
     arrays["metrics.test_users"] = metrics.test_users
     manifest.update(
@@ -543,12 +546,14 @@ def evaluate_solution(
 
 
 def _serving_arrays(
-    cache: InteractionCache, data: InteractionData, weights: np.ndarray
+    cache: InteractionCache, data: InteractionData, weights: np.ndarray, half_life_days: float
 ) -> dict[str, np.ndarray]:
     """Vocabularies, each user's seen items and their weights, and item popularity.
 
     ``seen_weights`` holds the summed training weight of each seen pair (0 where the solution
     did not select the events), so that serving can fold a user in from their history.
+    ``item_popularity``, the fallback for unknown users, counts distinct users per item with
+    the solution's recency half-life, as ``popularity-count`` does.
     """
     shape = (len(cache.user_ids), len(cache.item_ids))
     seen = sp.csr_matrix(
@@ -560,8 +565,7 @@ def _serving_arrays(
     weighted.sum_duplicates()
     rows = np.repeat(np.arange(shape[0]), np.diff(seen.indptr))
     seen_weights = np.asarray(weighted[rows, seen.indices]).ravel().astype(np.float32)
-    pairs = np.unique(np.stack((data.user_indices, data.item_indices)), axis=1)
-    popularity = np.bincount(pairs[1], minlength=data.num_items).astype(np.float32)
+    popularity = distinct_users_per_item(data, half_life_days)
     return {
         "user_ids": np.asarray(cache.user_ids, dtype=str),
         "item_ids": np.asarray(cache.item_ids, dtype=str),

@@ -178,3 +178,22 @@ def test_a_window_given_as_dates_is_stored_in_epoch_seconds(planted_group):
     reopened = get_solution(planted_group, "dated").config
     assert reopened.training_window_end == 1_704_067_200
     assert reopened.training_window_days is None
+
+
+def test_the_popularity_fallback_follows_the_solutions_recency_half_life(planted_group):
+    from engine.campaign import create_campaign
+
+    solution = create_solution(
+        planted_group,
+        "fresh",
+        "popularity-count",
+        hyperparameters={"recency_half_life_days": "5"},
+    )
+    version = solution.train()
+    model, arrays = version.load_model()
+    np.testing.assert_array_equal(arrays["item_popularity"], model.arrays()["item_popularity"])
+
+    answer = create_campaign(planted_group, "fresh", version).get_recommendations("new-user", 5)
+    expected = np.argsort(-arrays["item_popularity"], kind="stable")[:5]
+    assert [item.item_id for item in answer.items] == [str(arrays["item_ids"][i]) for i in expected]
+    assert answer.fallback == "popularity"
