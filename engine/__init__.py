@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         get_campaign,
         list_campaigns,
     )
+    from engine.experiments import ExperimentResult, ExperimentSettings, run_experiment
     from engine.schema import Schema, parse_schema
     from engine.store import Dataset, DatasetGroup, ImportJob, Store
     from engine.training import (
@@ -49,6 +50,8 @@ _EXPORTS = {
     "Campaign": "engine.campaign",
     "Dataset": "engine.store",
     "DatasetGroup": "engine.store",
+    "ExperimentResult": "engine.experiments",
+    "ExperimentSettings": "engine.experiments",
     "ImportJob": "engine.store",
     "Ranking": "engine.campaign",
     "Recommendations": "engine.campaign",
@@ -65,12 +68,15 @@ _EXPORTS = {
     "list_campaigns": "engine.campaign",
     "list_solutions": "engine.training",
     "parse_schema": "engine.schema",
+    "run_experiment": "engine.experiments",
 }
 
 __all__ = [
     "Campaign",
     "Dataset",
     "DatasetGroup",
+    "ExperimentResult",
+    "ExperimentSettings",
     "ImportJob",
     "Ranking",
     "Recommendations",
@@ -87,6 +93,7 @@ __all__ = [
     "list_campaigns",
     "list_solutions",
     "parse_schema",
+    "run_experiment",
 ]
 
 

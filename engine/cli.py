@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_item_list_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
+    _add_experiment_command(commands, common)
     return parser
 
 
@@ -140,6 +141,7 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
         default=0.1,
         help="share of users held out for the offline metrics (default 0.1)",
     )
+    _add_training_data_options(create)
     create.set_defaults(handler=_create_solution)
     train = solutions.add_parser("train", parents=[common], help="train a new solution version")
     train.add_argument("group")
@@ -153,6 +155,53 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
     metrics.add_argument("name")
     metrics.add_argument("--version", help="version id (default: the latest ACTIVE one)")
     metrics.set_defaults(handler=_metrics)
+
+
+def _add_training_data_options(parser: argparse.ArgumentParser) -> None:
+    """Column choice (the service's trainingDataConfig) and the training window."""
+    for choice in ("include", "exclude"):
+        parser.add_argument(
+            f"--{choice}-columns",
+            action="append",
+            default=[],
+            metavar="TYPE=COL,COL",
+            help=f"{choice} only these USERS or ITEMS columns; repeat per dataset type",
+        )
+    parser.add_argument("--window-start", help="train on events from this time (epoch or ISO)")
+    parser.add_argument("--window-end", help="train on events before this time (epoch or ISO)")
+    parser.add_argument("--window-days", type=float, help="train on the last N days of events")
+
+
+def _parse_columns(pairs: Sequence[str], option: str) -> dict[str, list[str]] | None:
+    if not pairs:
+        return None
+    parsed: dict[str, list[str]] = {}
+    for pair in pairs:
+        dataset_type, separator, columns = pair.partition("=")
+        if not separator or not dataset_type:
+            raise SystemExit(f"recengine: --{option} takes TYPE=COL,COL, got {pair!r}")
+        names = [column.strip() for column in columns.split(",") if column.strip()]
+        parsed.setdefault(dataset_type.strip().upper(), []).extend(names)
+    return parsed
+
+
+def _add_experiment_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    experiment = commands.add_parser(
+        "experiment",
+        parents=[common],
+        help="compare solution configurations under the standard and cold-start protocols",
+    )
+    experiment.add_argument("group")
+    experiment.add_argument(
+        "--config", required=True, type=Path, help="experiment JSON (see engine.experiments)"
+    )
+    experiment.add_argument(
+        "--output",
+        type=Path,
+        help="folder for experiment.json and .png (default: experiment-GROUP)",
+    )
+    experiment.add_argument("--seed", type=int, help="replace the file's seed")
+    experiment.set_defaults(handler=_experiment)
 
 
 def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -257,6 +306,8 @@ def _parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
 def _create_solution(args: argparse.Namespace) -> Any:
     from engine.training import create_solution
 
+    included = _parse_columns(args.include_columns, "include-columns")
+    excluded = _parse_columns(args.exclude_columns, "exclude-columns")
     group = _store(args).dataset_group(args.group)
     solution = create_solution(
         group,
@@ -267,6 +318,11 @@ def _create_solution(args: argparse.Namespace) -> Any:
         hyperparameters=_parse_hyperparameters(args.hyperparameter),
         seed=args.seed,
         test_share=args.test_share,
+        included_columns=included,
+        excluded_columns=excluded,
+        training_window_start=args.window_start,
+        training_window_end=args.window_end,
+        training_window_days=args.window_days,
     )
     return solution.describe()
 
@@ -289,6 +345,8 @@ def _version_summary(version: Any) -> dict[str, Any]:
         "num_users",
         "num_items",
         "num_test_users",
+        "training_columns",
+        "training_window",
         "metrics",
         "timings",
     )
@@ -341,6 +399,30 @@ def _rank(args: argparse.Namespace) -> Any:
     return campaign.get_personalized_ranking(args.user_id, items).to_dict()
 
 
+def _experiment(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from engine.experiments import load_experiment, run_experiment
+
+    configs, settings = load_experiment(args.config)
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
+    group = _store(args).dataset_group(args.group)
+    result = run_experiment(group, configs, settings, show_progress=_progress(args))
+
+    output = args.output or Path(f"experiment-{group.name}")
+    files = {
+        "json": str(result.write_json(output / "experiment.json")),
+        "chart": str(result.write_chart(output / "experiment.png")),
+    }
+    emit = _emit_for(args)
+    emit(result.table())
+    for protocol, counts in result.test_user_counts().items():
+        emit(f"test users, {protocol}: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
+    emit(f"wrote {files['json']} and {files['chart']}")
+    return result.to_dict() | {"files": files}
+
+
 def _demo(args: argparse.Namespace) -> Any:
     from engine.demo import run_demo
 
@@ -358,7 +440,7 @@ def _emit_for(args: argparse.Namespace) -> Callable[[str], None]:
 
 
 def _print_result(result: Any, as_json: bool, command: str) -> None:
-    if result is None or (command == "demo" and not as_json):
+    if result is None or (command in ("demo", "experiment") and not as_json):
         return
     if as_json:
         print(json.dumps(result, default=str))

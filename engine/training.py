@@ -30,12 +30,15 @@ from engine.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from engine.evaluation import Metrics, evaluate_rankings, split_users
+from engine.evaluation import Metrics
 from engine.features import check_column_choice, load_features
+from engine.protocols import evaluate_standard
+from engine.selection import TrainingWindow
 from engine.store import DatasetGroup, InteractionCache
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
 from recipes import InteractionData, Model, Recipe, get_recipe
+from recipes.popularity import distinct_users_per_item
 
 __all__ = [
     "MIN_INTERACTIONS",
@@ -43,9 +46,14 @@ __all__ = [
     "Solution",
     "SolutionConfig",
     "SolutionVersion",
+    "check_minimum_data",
     "create_solution",
     "get_solution",
     "list_solutions",
+    "select_interactions",
+    "training_columns",
+    "validate_config",
+    "with_features",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,7 +83,15 @@ class SolutionConfig:
     included_columns, excluded_columns : dict or None
         The service's ``trainingDataConfig``: per dataset type (``USERS``, ``ITEMS``), the
         only metadata columns to use, or the columns to leave out. ``None`` uses every
-        categorical, textual and numeric column.
+        categorical, textual and numeric column. The columns a version used are recorded in
+        its manifest as ``training_columns``.
+    training_window_start, training_window_end : int or None
+        Train only on events at or after the start and before the end, in epoch seconds
+        (see :mod:`engine.selection`; ISO 8601 dates are converted when the solution is
+        created).
+    training_window_days : float or None
+        Train only on the last this many days before ``training_window_end``, or before the
+        dataset's newest interaction; excludes ``training_window_start``.
     """
 
     recipe: str
@@ -86,6 +102,16 @@ class SolutionConfig:
     seed: int = 42
     included_columns: dict[str, list[str]] | None = None
     excluded_columns: dict[str, list[str]] | None = None
+    training_window_start: int | None = None
+    training_window_end: int | None = None
+    training_window_days: float | None = None
+
+    @property
+    def training_window(self) -> TrainingWindow:
+        """The window of time the solution trains on."""
+        return TrainingWindow(
+            self.training_window_start, self.training_window_end, self.training_window_days
+        )
 
 
 def _validated_config(config: SolutionConfig) -> SolutionConfig:
@@ -97,6 +123,9 @@ def _validated_config(config: SolutionConfig) -> SolutionConfig:
     if not 0.0 < config.test_share < 1.0:
         raise InvalidInputError(f"test_share must be in (0, 1), got {config.test_share!r}")
     threshold = config.event_value_threshold
+    window = TrainingWindow.checked(
+        config.training_window_start, config.training_window_end, config.training_window_days
+    )
     return SolutionConfig(
         recipe=config.recipe,
         event_type=config.event_type,
@@ -106,6 +135,9 @@ def _validated_config(config: SolutionConfig) -> SolutionConfig:
         seed=int(config.seed),
         included_columns=_upper_keys(config.included_columns),
         excluded_columns=_upper_keys(config.excluded_columns),
+        training_window_start=window.start,
+        training_window_end=window.end,
+        training_window_days=window.days,
     )
 
 
@@ -282,6 +314,9 @@ def create_solution(
     seed: int = 42,
     included_columns: Mapping[str, Sequence[str]] | None = None,
     excluded_columns: Mapping[str, Sequence[str]] | None = None,
+    training_window_start: int | str | datetime | None = None,
+    training_window_end: int | str | datetime | None = None,
+    training_window_days: float | None = None,
 ) -> Solution:
     """Create a solution in ``group``; the configuration is validated now, not at training.
 
@@ -289,7 +324,7 @@ def create_solution(
     ------
     InvalidInputError
         A bad name, an unknown recipe or hyperparameter, a threshold without an event type,
-        or a column choice naming a column the datasets do not have.
+        a column choice naming a column the datasets do not have, or a bad training window.
     AlreadyExistsError
         The group has a solution of that name.
 
@@ -300,7 +335,11 @@ def create_solution(
     >>> version = solution.train()
     """
     check_name(name)
-    config = _validated_config(
+    window = TrainingWindow.checked(
+        training_window_start, training_window_end, training_window_days
+    )
+    config = validate_config(
+        group,
         SolutionConfig(
             recipe=recipe,
             event_type=event_type,
@@ -310,9 +349,11 @@ def create_solution(
             seed=seed,
             included_columns=_upper_keys(included_columns),
             excluded_columns=_upper_keys(excluded_columns),
-        )
+            training_window_start=window.start,
+            training_window_end=window.end,
+            training_window_days=window.days,
+        ),
     )
-    check_column_choice(group, config.included_columns, config.excluded_columns)
     path = _solutions_root(group) / name
     with writer_lock(_solutions_root(group)):
         if (path / "solution.json").exists():
@@ -322,6 +363,20 @@ def create_solution(
         write_json(path / "solution.json", {"name": name, "config": asdict(config)})
     logger.info("created solution %s with recipe %s", name, recipe)
     return Solution(group, name, config)
+
+
+def validate_config(group: DatasetGroup, config: SolutionConfig) -> SolutionConfig:
+    """``config`` checked against its recipe and ``group``'s datasets, its values converted.
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown recipe or hyperparameter, a threshold without an event type, a column
+        choice naming a column the datasets do not have, or a bad training window.
+    """
+    validated = _validated_config(config)
+    check_column_choice(group, validated.included_columns, validated.excluded_columns)
+    return validated
 
 
 def get_solution(group: DatasetGroup, name: str) -> Solution:
@@ -356,7 +411,8 @@ def _library_versions() -> dict[str, str]:
 
 
 def select_interactions(cache: InteractionCache, config: SolutionConfig) -> InteractionData:
-    """The events a solution trains on: its event type, at or above its value threshold."""
+    """The events a solution trains on: its event type, at or above its value threshold,
+    inside its training window."""
     everything = InteractionData(
         user_indices=cache.user_indices,
         item_indices=cache.item_indices,
@@ -379,6 +435,7 @@ def select_interactions(cache: InteractionCache, config: SolutionConfig) -> Inte
         keep &= cache.event_types == names.index(config.event_type)
     if config.event_value_threshold is not None:
         keep &= cache.event_values >= np.float32(config.event_value_threshold)
+    keep &= config.training_window.mask(cache.timestamps)
     return everything.subset(keep)
 
 
@@ -399,6 +456,19 @@ def with_features(
     )
 
 
+def training_columns(data: InteractionData) -> dict[str, list[str]]:
+    """The Users and Items columns ``data`` carries, as a version's manifest records them."""
+    return {"USERS": list(data.user_features.names), "ITEMS": list(data.item_features.names)}
+
+
+def _window_record(cache: InteractionCache, config: SolutionConfig) -> dict[str, int | None]:
+    """The window's bounds in epoch seconds (``None`` where open), for the manifest."""
+    window = config.training_window
+    newest = int(cache.timestamps.max()) if cache.timestamps.size else 0
+    start, end = window.bounds(newest) if window.is_set else (None, None)
+    return {"start": start, "end": end}
+
+
 def check_minimum_data(data: InteractionData) -> None:
     """Refuse to train below the service's minimum, with its reason.
 
@@ -409,8 +479,8 @@ def check_minimum_data(data: InteractionData) -> None:
     """
     if len(data) < MIN_INTERACTIONS:
         raise InsufficientDataError(
-            f"Create failed. Dataset has {len(data)} interactions after filtering by event type "
-            f"and value; at least {MIN_INTERACTIONS} are needed."
+            f"Create failed. Dataset has {len(data)} interactions after filtering by event type, "
+            f"value and time window; at least {MIN_INTERACTIONS} are needed."
         )
     users_with_two = int((np.bincount(data.user_indices) >= 2).sum())
     if users_with_two < MIN_USERS_WITH_TWO:
@@ -439,7 +509,9 @@ def _train_version(
     trained = time.perf_counter()
 
     arrays = {f"model.{name}": array for name, array in model.arrays().items()}
-    arrays.update(_serving_arrays(cache, data, recipe.event_weights(data, config.hyperparameters)))
+    weights = recipe.event_weights(data, config.hyperparameters)
+    half_life = float(config.hyperparameters.get("recency_half_life_days", 0.0))
+    arrays.update(_serving_arrays(cache, data, weights, half_life))
     arrays.update({f"metrics.{name}": values for name, values in metrics.per_user.items()})
     arrays["metrics.test_users"] = metrics.test_users
     manifest.update(
@@ -452,6 +524,8 @@ def _train_version(
         metrics=metrics.values,
         num_test_users=int(metrics.test_users.size),
         num_test_users_skipped=metrics.num_test_users_skipped,
+        training_columns=training_columns(data),
+        training_window=_window_record(cache, config),
     )
     manifest["timings"].update(
         evaluate_seconds=round(evaluated - started, 3), train_seconds=round(trained - evaluated, 3)
@@ -462,42 +536,24 @@ def _train_version(
 def evaluate_solution(
     recipe: Recipe, data: InteractionData, config: SolutionConfig, show_progress: bool = False
 ) -> Metrics:
-    """Offline metrics of ``recipe`` on ``data`` with the service's held-out-users protocol."""
-    split = split_users(data.user_indices, data.timestamps, config.test_share, config.seed)
-    training = data.subset(split.train)
-    weights = recipe.event_weights(data, config.hyperparameters)
-    model = recipe.fit(
-        training, config.hyperparameters, seed=config.seed, show_progress=show_progress
-    )
+    """Offline metrics of ``recipe`` on ``data`` with the service's held-out-users protocol.
 
-    row_of_user = np.full(data.num_users, -1, np.int64)
-    row_of_user[split.test_users] = np.arange(split.test_users.size)
-    shape = (split.test_users.size, data.num_items)
-
-    def rows(mask: np.ndarray) -> sp.csr_matrix:
-        matrix = sp.csr_matrix(
-            (weights[mask], (row_of_user[data.user_indices[mask]], data.item_indices[mask])),
-            shape=shape,
-        )
-        matrix.sum_duplicates()
-        return matrix
-
-    return evaluate_rankings(
-        model.score_histories,
-        rows(split.history),
-        rows(split.truth),
-        split.test_users,
-        data.num_items,
+    See :func:`engine.protocols.evaluate_standard`.
+    """
+    return evaluate_standard(
+        recipe, data, config.hyperparameters, config.seed, config.test_share, show_progress
     )
 
 
 def _serving_arrays(
-    cache: InteractionCache, data: InteractionData, weights: np.ndarray
+    cache: InteractionCache, data: InteractionData, weights: np.ndarray, half_life_days: float
 ) -> dict[str, np.ndarray]:
     """Vocabularies, each user's seen items and their weights, and item popularity.
 
     ``seen_weights`` holds the summed training weight of each seen pair (0 where the solution
     did not select the events), so that serving can fold a user in from their history.
+    ``item_popularity``, the fallback for unknown users, counts distinct users per item with
+    the solution's recency half-life, as ``popularity-count`` does.
     """
     shape = (len(cache.user_ids), len(cache.item_ids))
     seen = sp.csr_matrix(
@@ -509,8 +565,7 @@ def _serving_arrays(
     weighted.sum_duplicates()
     rows = np.repeat(np.arange(shape[0]), np.diff(seen.indptr))
     seen_weights = np.asarray(weighted[rows, seen.indices]).ravel().astype(np.float32)
-    pairs = np.unique(np.stack((data.user_indices, data.item_indices)), axis=1)
-    popularity = np.bincount(pairs[1], minlength=data.num_items).astype(np.float32)
+    popularity = distinct_users_per_item(data, half_life_days)
     return {
         "user_ids": np.asarray(cache.user_ids, dtype=str),
         "item_ids": np.asarray(cache.item_ids, dtype=str),

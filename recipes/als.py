@@ -31,6 +31,7 @@ from recipes.base import (
     check_history_columns,
     checked_user_indices,
 )
+from recipes.recency import RECENCY_HYPERPARAMETER, recency_weights
 
 __all__ = [
     "ALSModel",
@@ -47,8 +48,6 @@ logger = logging.getLogger(__name__)
 _FOLD_IN_BATCH_BYTES = 64 * 2**20
 
 _EVENT_WEIGHTS_FORMAT = 'a comma-separated list of name=weight, such as "watch=1.0,click=0.25"'
-_SECONDS_PER_DAY = 86400.0
-
 # The hyperparameters of every recipe that weighs events by ``weigh_events``.
 EVENT_WEIGHT_HYPERPARAMETERS = (
     Hyperparameter(
@@ -63,17 +62,7 @@ EVENT_WEIGHT_HYPERPARAMETERS = (
         False,
         description="Multiply each event's weight by its EVENT_VALUE where it has one.",
     ),
-    Hyperparameter(
-        "recency_half_life_days",
-        float,
-        0.0,
-        0.0,
-        36500.0,
-        description=(
-            "Halve an event's weight per this many days before the newest event; 0 turns "
-            "recency weighting off."
-        ),
-    ),
+    RECENCY_HYPERPARAMETER,
 )
 
 
@@ -351,18 +340,6 @@ def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> n
     if half_life > 0:
         weights = weights * recency_weights(data.timestamps, half_life)
     return weights.astype(np.float32)
-
-
-def recency_weights(timestamps: np.ndarray, half_life_days: float) -> np.ndarray:
-    """``0.5 ** (age / half_life)``, age in days before the newest of ``timestamps``.
-
-    The newest event weighs 1, one ``half_life_days`` older weighs 0.5. Empty input gives
-    an empty array.
-    """
-    if timestamps.size == 0:
-        return np.ones(0)
-    age_days = (timestamps.max() - timestamps).astype(np.float64) / _SECONDS_PER_DAY
-    return np.exp2(-age_days / half_life_days)
 
 
 def parse_event_weights(text: str) -> dict[str, float]:

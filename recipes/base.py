@@ -217,7 +217,8 @@ class Model(ABC):
     """A trained model: learned arrays plus numpy scoring.
 
     ``score_users`` scores users seen in training; ``score_histories`` scores users from a
-    history given at request time (held-out users in evaluation, new users in serving).
+    history given at request time (held-out users in evaluation, new users in serving);
+    ``score_new_users`` does the same for users whose metadata rows the model knows.
     """
 
     recipe: ClassVar[str]
@@ -237,6 +238,16 @@ class Model(ABC):
     @abstractmethod
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         """Scores for users given only their weighted histories (rows × num_items)."""
+
+    def score_new_users(self, histories: sp.csr_matrix, user_indices: np.ndarray) -> np.ndarray:
+        """Scores of users without training events, from their histories and metadata rows.
+
+        ``user_indices`` say which row of the training data's user metadata each history
+        row is, so that a model that learns from Users columns can add what it knows of
+        them. By default the metadata is not used and the histories alone are scored, as
+        :meth:`score_histories` does.
+        """
+        return self.score_histories(histories)
 
     @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:

@@ -6,7 +6,16 @@ import sys
 
 import pytest
 
-PACKAGES = ["engine", "engine.store", "recipes", "datasets", "engine.errors", "engine.training"]
+PACKAGES = [
+    "engine",
+    "engine.store",
+    "recipes",
+    "datasets",
+    "engine.errors",
+    "engine.training",
+    "engine.experiments",
+    "engine.protocols",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from datasets import vod_paths
 from engine.store import Store
 from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
 
@@ -12,4 +13,15 @@ def planted_group(tmp_path):
     group = Store(tmp_path / "store").create_dataset_group("planted")
     group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
     group.import_csv("INTERACTIONS", write_interactions(tmp_path / "i.csv", planted_rows()))
+    return group
+
+
+@pytest.fixture(scope="session")
+def vod_group(tmp_path_factory):
+    """The bundled video-on-demand data, imported once; tests may add solutions to it."""
+    group = Store(tmp_path_factory.mktemp("vod-store")).create_dataset_group("vod")
+    paths = vod_paths()
+    for dataset_type in ("interactions", "users", "items"):
+        group.create_dataset(dataset_type, paths[f"{dataset_type}_schema"])
+        group.import_csv(dataset_type, paths[dataset_type])
     return group

@@ -143,3 +143,45 @@ def test_similar_items_and_rank_run_from_the_command_line(capsys, tmp_path):
     status, _, err = run(capsys, *rank, "--items", "i0-04,i0-04")
     assert status == 1
     assert err.strip() == "recengine: input_list holds item 'i0-04' more than once"
+
+
+def test_solution_create_takes_columns_and_a_window(capsys, tmp_path):
+    from datasets import vod_paths
+
+    home = str(tmp_path / "home")
+    paths = vod_paths()
+    assert run(capsys, "--quiet", "--home", home, "dataset-group", "create", "vod")[0] == 0
+    for kind in ("interactions", "items"):
+        step = ["dataset", "import", "vod", "--type", kind, str(paths[kind])]
+        status, _, err = run(
+            capsys, "--quiet", "--home", home, *step, "--schema", str(paths[f"{kind}_schema"])
+        )
+        assert status == 0, err
+    create = ["solution", "create", "vod", "recent", "--recipe", "content-based"]
+    options = ["--include-columns", "ITEMS=CATEGORY,PLAYERS", "--window-days", "30"]
+    status, _, err = run(capsys, "--quiet", "--home", home, *create, *options)
+    assert status == 0, err
+
+    status, out, err = run(capsys, "--json", "--home", home, "solution", "train", "vod", "recent")
+    summary = json.loads(out)
+    assert summary["training_columns"] == {"USERS": [], "ITEMS": ["CATEGORY", "PLAYERS"]}
+    # The newest bundled event is at 1777852794 (2026-05-03 23:59:54 UTC).
+    assert summary["training_window"] == {"start": 1_777_852_795 - 30 * 86400, "end": None}
+
+
+def test_a_malformed_column_choice_is_a_usage_error(capsys, tmp_path):
+    with pytest.raises(SystemExit, match="--exclude-columns takes TYPE=COL,COL, got 'NOISE_TAG'"):
+        main(
+            [
+                "--home",
+                str(tmp_path),
+                "solution",
+                "create",
+                "g",
+                "s",
+                "--recipe",
+                "hybrid",
+                "--exclude-columns",
+                "NOISE_TAG",
+            ]
+        )

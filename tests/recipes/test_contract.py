@@ -44,7 +44,7 @@ DECLARED_HYPERPARAMETERS = {
         "use_item_features, use_user_features, user_alpha"
     ),
     "personalized-ranking": ALS_HYPERPARAMETERS,
-    "popularity-count": "none",
+    "popularity-count": "recency_half_life_days",
     "similar-items": (
         "alpha, event_weights, factors, iterations, max_text_features, metadata_weight, "
         "min_cointeraction_count, num_neighbours, popularity_discount_factor, "

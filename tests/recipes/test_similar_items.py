@@ -134,7 +134,8 @@ def test_neighbour_table_never_lists_an_item_as_its_own_neighbour() -> None:
 
 
 def test_a_model_without_item_similarity_says_so() -> None:
-    model = PopularityCount().fit(cooccurrence_data(), {}, seed=0)
+    defaults = PopularityCount.validate_hyperparameters({})
+    model = PopularityCount().fit(cooccurrence_data(), defaults, seed=0)
     assert not model.supports_similar_items
     with pytest.raises(
         InvalidStateError, match="^a popularity-count model has no item-to-item similarity$"
