@@ -19,7 +19,14 @@ from benchmarks.report import RESULTS, Result, print_result, write_results, writ
 
 __all__ = ["BENCHMARKS", "main"]
 
-BENCHMARKS = ("accuracy", "training_overhead", "import_throughput", "serving", "scale")
+BENCHMARKS = (
+    "accuracy",
+    "training_overhead",
+    "import_throughput",
+    "serving",
+    "event_latency",
+    "scale",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

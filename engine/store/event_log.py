@@ -172,7 +172,7 @@ def _last_newline_end(stream: Any, size: int) -> int:
 def _truncate_torn_tail(handle: int) -> None:
     """Cut a last line left without its newline by a writer that died mid-write."""
     size = os.fstat(handle).st_size
-    if size == 0:
+    if size == 0 or os.pread(handle, 1, size - 1) == b"\n":
         return
     with os.fdopen(os.dup(handle), "rb") as stream:
         end = _last_newline_end(stream, size)
