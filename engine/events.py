@@ -17,9 +17,13 @@ Field mapping, as the service does it:
 - ``properties`` is a JSON object whose camelCase keys name other schema columns
   (``numberOfRatings`` → ``NUMBER_OF_RATINGS``); a list value is joined with ``|``.
 
+An anonymous visitor's events carry the session id as ``USER_ID``. An event with both a
+session id and a user id joins the session to the user: from then on the session's events,
+earlier and later, count as the user's, in campaigns at once and in the next training (see
+:mod:`engine.store.sessions` and :mod:`engine.live_events`).
+
 Limitation: the service keeps only one of two events with the same event id, or with the same
-timestamp and properties; here both are kept. A session's events are not yet joined to the
-user id that a later event of the session carries.
+timestamp and properties; here both are kept.
 """
 
 from __future__ import annotations

@@ -494,7 +494,8 @@ def evaluate_solution(
 def _serving_arrays(
     cache: InteractionCache, data: InteractionData, weights: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Vocabularies, each user's seen items and their weights, and item popularity.
+    """Vocabularies, each user's seen items and their weights, item popularity, and the
+    anonymous sessions joined to users (served as those users).
 
     ``seen_weights`` holds the summed training weight of each seen pair (0 where the solution
     did not select the events), so that serving can fold a user in from their history.
@@ -518,6 +519,8 @@ def _serving_arrays(
         "seen_indices": seen.indices.astype(np.int32),
         "seen_weights": seen_weights,
         "item_popularity": popularity,
+        "session_ids": np.asarray(cache.session_ids, dtype=str),
+        "session_user_ids": np.asarray(cache.session_user_ids, dtype=str),
     }
 
 

@@ -215,3 +215,54 @@ def test_every_call_returned_before_a_kill_is_in_the_store(planted_group, tracke
     users = set(group.dataset("INTERACTIONS").read_table(["USER_ID"]).column(0).to_pylist())
     assert {f"child-{call}" for call in returned} <= users
     assert len(group.interaction_cache()) >= len(planted_rows()) + len(returned)
+
+
+def seen_items(version, user_id):
+    _, arrays = version.load_model()
+    user = [str(user) for user in arrays["user_ids"]].index(user_id)
+    span = slice(int(arrays["seen_indptr"][user]), int(arrays["seen_indptr"][user + 1]))
+    return {str(arrays["item_ids"][item]) for item in arrays["seen_indices"][span]}
+
+
+def test_a_session_joined_to_a_user_is_theirs_from_then_on(campaign, tracker):
+    tracker.put_events("visit-3", [watch("i2-03"), watch("i2-05", NOW + 1)])
+    assert campaign.get_recommendations("member", 10).fallback == "popularity"
+
+    tracker.put_events("visit-3", [watch("i2-08", NOW + 2)], user_id="member")
+    answer = item_ids(campaign.get_recommendations("member", 10))
+    assert all(item.startswith("i2-") for item in answer)
+    assert not {"i2-03", "i2-05", "i2-08"} & set(answer)
+    assert item_ids(campaign.get_recommendations("visit-3", 10)) == answer
+
+    tracker.put_events("visit-3", [watch(answer[0], NOW + 3)])
+    assert answer[0] not in item_ids(campaign.get_recommendations("member", 10))
+
+
+def test_the_next_training_merges_a_joined_session_into_the_user(
+    campaign, tracker, solution, planted_group
+):
+    tracker.put_events("visit-4", [watch("i0-03"), watch("i0-05", NOW + 1)])
+    tracker.put_events("visit-4", [watch("i0-08", NOW + 2)], user_id="u1-07")
+    version = solution.train()
+
+    assert "visit-4" not in get_campaign_users(version)
+    assert seen_items(version, "u1-07") == SEEN["u1-07"] | {"i0-03", "i0-05", "i0-08"}
+    users = planted_group.dataset("INTERACTIONS").read_table(["USER_ID"]).column(0).to_pylist()
+    assert "visit-4" not in users
+    served = create_campaign(planted_group, "next", version)
+    assert item_ids(served.get_recommendations("visit-4", 5)) == item_ids(
+        served.get_recommendations("u1-07", 5)
+    )
+
+
+def test_a_session_trained_as_its_own_user_joins_with_its_history(tracker, solution, planted_group):
+    tracker.put_events("visit-5", [watch(f"i1-{n:02d}", NOW + n) for n in (2, 4, 6, 9)])
+    version = solution.train()
+    assert seen_items(version, "visit-5") == {"i1-02", "i1-04", "i1-06", "i1-09"}
+    served = create_campaign(planted_group, "trained", version)
+
+    tracker.put_events("visit-5", [watch("i1-11", NOW + 10)], user_id="member")
+    answer = served.get_recommendations("member", 8)
+    assert answer.fallback is None
+    assert all(item.startswith("i1-") for item in item_ids(answer))
+    assert not {"i1-02", "i1-04", "i1-06", "i1-09", "i1-11"} & set(item_ids(answer))
