@@ -89,7 +89,7 @@ class Campaign:
         self._model, self._arrays = self.version.load_model()
         self._user_index = {str(user): index for index, user in enumerate(self._arrays["user_ids"])}
         self._item_ids = self._arrays["item_ids"]
-        self._live = LiveHistories(self.version, self._model, self._arrays, self._user_index)
+        self._live = LiveHistories(self.version, self._model, self._arrays)
         logger.info(
             "campaign %s serves %s/%s: %d users, %d items",
             self.name,
@@ -117,9 +117,7 @@ class Campaign:
         Parameters
         ----------
         user_id : str
-            A user of the training data or one with events since; any other id gets the
-            popular items. An anonymous visitor's session id works as a user id, and once
-            an event has joined the session to a user, it is answered as that user.
+            A user of the training data; any other id gets the popular items.
         num_results : int
             1 to 500, default 25.
 
@@ -134,15 +132,14 @@ class Campaign:
         'v117'
         """
         _check_request(user_id, num_results)
+        user = self._user_index.get(str(user_id))
         self._live.refresh()
-        user_id = self._live.canonical(str(user_id))
-        user = self._user_index.get(user_id)
-        live = self._live.has_events(user_id)
+        live = self._live.has_events(str(user_id))
         if user is None and not live:
             return self._popular(num_results)
         if live:
-            scores = self._live.scores(user, user_id)
-            scores[self._live.excluded_items(user_id)] = -np.inf
+            scores = self._live.scores(user, str(user_id))
+            scores[self._live.new_items(str(user_id))] = -np.inf
         else:
             scores = np.asarray(self._model.score_users(np.array([user]))[0], dtype=np.float64)
         if user is not None:

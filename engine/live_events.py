@@ -79,13 +79,15 @@ class LiveHistories:
         version: SolutionVersion,
         model: Model,
         arrays: Mapping[str, np.ndarray],
-        user_index: Mapping[str, int],
+        user_index: Mapping[str, int] | None = None,
     ) -> None:
         # The version lives in groups/<group>/solutions/<solution>/<version>.
         self._log = EventLog(version.path.parents[2])
         self._offset = int(version.manifest.get("events_log_end", 0))
         self._model = model
         self._arrays = arrays
+        if user_index is None:
+            user_index = {str(user): index for index, user in enumerate(arrays["user_ids"])}
         self._user_index = user_index
         self._config = version.manifest["config"]
         self._recipe = get_recipe(version.recipe)()
@@ -136,21 +138,37 @@ class LiveHistories:
         return self._joins.get(user_id, user_id)
 
     def has_events(self, user_id: str) -> bool:
-        """Whether ``user_id`` has history the version was not trained on as theirs."""
-        return user_id in self._users or user_id in self._live_sessions
+        """Whether ``user_id`` must be scored here rather than from the model's factors.
 
-    def excluded_items(self, user_id: str) -> np.ndarray:
-        """Catalogue indices the user has taken since training: new events' items (those
-        the version knows) and the trained items of sessions joined to them since."""
-        events = self._users.get(user_id, UserEvents())
+        True for a user with events the version was not trained on, one joined to sessions
+        since, and a session id joined to a user (it is answered as that user).
+        """
+        user = self.canonical(user_id)
+        return user != user_id or user in self._users or user in self._live_sessions
+
+    def new_items(self, user_id: str) -> np.ndarray:
+        """Catalogue indices to exclude beyond the ones ``user_id`` took in training.
+
+        The items of the user's new events (those the version knows), and every item the
+        version saw for the user's other identities: the joined sessions, or for a session
+        id the user it is joined to.
+        """
+        user = self.canonical(user_id)
+        events = self._users.get(user, UserEvents())
         known = [self._item_index[item] for item in events.item_ids if item in self._item_index]
-        seen = [self._seen_span(user)[0] for user in self._session_users(user_id)]
+        seen = [self._seen_span(index)[0] for index in self._trained_rows(user)]
         return np.concatenate([np.asarray(known, dtype=np.int64), *seen]).astype(np.int64)
 
     def scores(self, user: int | None, user_id: str) -> np.ndarray:
-        """Scores of the user from their seen items (if known) and new events, by fold-in."""
-        users = ([] if user is None else [user]) + self._session_users(user_id)
-        spans = [self._seen_span(index) for index in users] + [self._events_span(user_id)]
+        """Scores of ``user_id`` from their whole history, by the model's fold-in.
+
+        The history is what the version saw for the user (and for every session joined to
+        them) plus the events since. ``user`` is the artifact index of ``user_id`` itself,
+        or ``None``; the history is found from the id either way.
+        """
+        canonical = self.canonical(user_id)
+        spans = [self._seen_span(index) for index in self._trained_rows(canonical)]
+        spans.append(self._events_span(canonical))
         items = np.concatenate([span[0] for span in spans]).astype(np.int32)
         weights = np.concatenate([span[1] for span in spans]).astype(np.float64)
         history = sp.csr_matrix(
@@ -159,10 +177,10 @@ class LiveHistories:
         history.sum_duplicates()
         return np.asarray(self._model.score_histories(history)[0], dtype=np.float64)
 
-    def _session_users(self, user_id: str) -> list[int]:
-        """Artifact indices of the sessions joined to ``user_id`` since training."""
-        sessions = self._live_sessions.get(user_id, [])
-        return [self._user_index[session] for session in sessions if session in self._user_index]
+    def _trained_rows(self, user: str) -> list[int]:
+        """Artifact rows of ``user`` and of the sessions joined to them since training."""
+        ids = [user, *self._live_sessions.get(user, [])]
+        return [self._user_index[found] for found in ids if found in self._user_index]
 
     def _seen_span(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """The artifact's seen items of a training user and their training weights."""
