@@ -55,6 +55,7 @@ from engine.store.files import atomic_write, read_json, write_json
 
 __all__ = [
     "ACTIVE",
+    "CHANGED",
     "CREATE_FAILED",
     "CREATE_IN_PROGRESS",
     "CREATE_PENDING",

@@ -3,6 +3,7 @@
 import pytest
 
 from engine.store import Store
+from engine.training import create_solution
 from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
 
 
@@ -13,3 +14,11 @@ def planted_group(tmp_path):
     group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
     group.import_csv("INTERACTIONS", write_interactions(tmp_path / "i.csv", planted_rows()))
     return group
+
+
+@pytest.fixture
+def solution(planted_group):
+    """An ALS solution with 8 factors on the planted interactions, not trained yet."""
+    return create_solution(
+        planted_group, "als", "user-personalization", hyperparameters={"factors": 8}
+    )

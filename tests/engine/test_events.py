@@ -11,20 +11,11 @@ from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError, 
 from engine.events import Event, create_event_tracker, get_event_tracker, put_items
 from engine.store import Store
 from engine.store.event_log import EventLog
-from engine.training import create_solution
-from tests.engine.planted import planted_rows
+from tests.engine.planted import NOW, planted_rows, watch
 
-NOW = 1_710_000_000
 SEEN: dict[str, set[str]] = {}
 for user, item, *_ in planted_rows():
     SEEN.setdefault(user, set()).add(item)
-
-
-@pytest.fixture
-def solution(planted_group):
-    return create_solution(
-        planted_group, "als", "user-personalization", hyperparameters={"factors": 8}
-    )
 
 
 @pytest.fixture
@@ -35,10 +26,6 @@ def campaign(planted_group, solution):
 @pytest.fixture
 def tracker(planted_group):
     return create_event_tracker(planted_group, "web")
-
-
-def watch(item, at=NOW, **fields):
-    return {"event_type": "watch", "sent_at": at, "item_id": item, "event_value": 0.9, **fields}
 
 
 def item_ids(answer):

@@ -21,8 +21,7 @@ from engine.versions import (
     stop_solution_version_creation,
 )
 from tests.engine.gated import wait_for
-
-NOW = 1_710_000_000
+from tests.engine.planted import NOW, watch
 
 
 @pytest.fixture
@@ -41,10 +40,8 @@ def gated(planted_group, gate):
 
 
 @pytest.fixture
-def als(planted_group):
-    return create_solution(
-        planted_group, "als", "user-personalization", hyperparameters={"factors": 8}
-    )
+def als(solution):
+    return solution
 
 
 def files_of(version):
@@ -141,10 +138,6 @@ def test_update_is_refused_for_a_recipe_without_it(planted_group):
     solution.train()
     with pytest.raises(InvalidInputError, match="'popularity-count' cannot train in UPDATE"):
         solution.train(training_mode="UPDATE")
-
-
-def watch(item, at=NOW):
-    return {"event_type": "watch", "sent_at": at, "item_id": item, "event_value": 0.9}
 
 
 def test_update_brings_in_new_users_and_items_and_keeps_the_rest(als, planted_group):
