@@ -8,7 +8,7 @@ import pytest
 
 from engine.campaign import create_campaign, get_campaign
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError, ValidationError
-from engine.events import Event, create_event_tracker, get_event_tracker, put_items
+from engine.events import Event, create_event_tracker, get_event_tracker, put_events, put_items
 from engine.store import Store
 from engine.store.event_log import EventLog
 from tests.engine.planted import NOW, planted_rows, watch
@@ -253,3 +253,25 @@ def test_a_session_trained_as_its_own_user_joins_with_its_history(tracker, solut
     assert answer.fallback is None
     assert all(item.startswith("i1-") for item in item_ids(answer))
     assert not {"i1-02", "i1-04", "i1-06", "i1-09", "i1-11"} & set(item_ids(answer))
+
+
+def test_put_events_finds_the_tracker_by_its_tracking_id(campaign, tracker, planted_group):
+    store = Store(planted_group.root)
+    put_events(
+        store,
+        tracker.tracking_id,
+        "s1",
+        [{"eventType": "watch", "sentAt": NOW, "itemId": "i0-05"}],
+        user_id="u0-00",
+    )
+    assert EventLog(planted_group.path).rows("INTERACTIONS") == [
+        {
+            "USER_ID": "u0-00",
+            "ITEM_ID": "i0-05",
+            "EVENT_TYPE": "watch",
+            "EVENT_VALUE": None,
+            "TIMESTAMP": NOW,
+        }
+    ]
+    with pytest.raises(NotFoundError, match="has tracking id 'no-such-id'"):
+        put_events(store, "no-such-id", "s1", [watch("i0-05")])

@@ -213,3 +213,16 @@ def test_a_training_process_killed_midway_leaves_a_failed_version_settled_next_t
     assert reopened.train().version_id == "v2"
     assert files_of(reopened.version("v1")) == [".training.lock", "manifest.json"]
     assert '"status": "CREATE FAILED"' in (died.path / "manifest.json").read_text()
+
+
+def test_a_group_cannot_be_deleted_while_one_of_its_solutions_trains(gated, gate, planted_group):
+    job = gated.train_in_background()
+    wait_for(gate.with_suffix(".entered"))
+    store = Store(planted_group.root)
+    with pytest.raises(InUseError, match=r"another writer holds the lock on .*solutions/gated"):
+        store.delete_dataset_group("planted")
+
+    gate.touch()
+    assert job.wait().status == "ACTIVE"
+    store.delete_dataset_group("planted")
+    assert store.list_dataset_groups() == []
