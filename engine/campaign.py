@@ -285,11 +285,13 @@ def update_campaign(
     name
         The campaign.
     version
-        The ACTIVE version to serve; ``None`` keeps the current one, or with
-        ``sync_with_latest`` takes the solution's latest ACTIVE version.
+        The ACTIVE version to serve. ``None`` keeps the current one, or when the campaign
+        follows its solution, takes the latest ACTIVE version.
     sync_with_latest
-        Follow the solution's latest ACTIVE version from now on (``True``) or stop
-        following it (``False``); ``None`` keeps the campaign's setting.
+        ``True``: follow the latest ACTIVE version of the solution (of ``version``, if
+        given) from now on. ``False``: stop following and serve ``version`` (or the one
+        served now). ``None``: stop following if a version is given, else keep the
+        campaign's setting.
 
     Returns
     -------
@@ -321,9 +323,7 @@ def _update(
     """Choose the version, ``prepare`` it (load it), then write the updated record."""
     with writer_lock(campaigns_root(group)):
         record = read_campaign_record(group, name)
-        sync = (
-            record.get("sync_with_latest", False) if sync_with_latest is None else sync_with_latest
-        )
+        sync = _sync_setting(record, version, sync_with_latest)
         if version is None:
             current = get_solution(group, record["solution"])
             version = current.version() if sync else current.version(record["version_id"])
@@ -335,6 +335,18 @@ def _update(
         write_campaign_record(group, record)
     logger.info("campaign %s now serves %s/%s", name, record["solution"], record["version_id"])
     return record, prepared
+
+
+def _sync_setting(
+    record: dict[str, Any], version: SolutionVersion | None, sync_with_latest: bool | None
+) -> bool:
+    """Whether the campaign follows its solution's latest version after the update.
+
+    A version given without ``sync_with_latest`` means "serve this one": following stops.
+    """
+    if sync_with_latest is not None:
+        return sync_with_latest
+    return version is None and bool(record.get("sync_with_latest", False))
 
 
 def _check_same_group(group: DatasetGroup, version: SolutionVersion) -> None:

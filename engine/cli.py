@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.cli_live import add_campaign_commands, add_live_commands
 from engine.errors import RecengineError, SchemaError
 
 __all__ = ["main"]
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands, common)
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
+    add_live_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
     return parser
@@ -143,7 +145,11 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     create.add_argument("name")
     create.add_argument("--solution", required=True)
     create.add_argument("--version", help="version id (default: the latest ACTIVE one)")
+    create.add_argument(
+        "--sync-with-latest", action="store_true", help="follow each new ACTIVE version"
+    )
     create.set_defaults(handler=_create_campaign)
+    add_campaign_commands(campaigns, common)
     recommend = commands.add_parser("recommend", parents=[common], help="top-N for a user")
     recommend.add_argument("group")
     recommend.add_argument("campaign")
@@ -279,7 +285,7 @@ def _create_campaign(args: argparse.Namespace) -> Any:
 
     group = _store(args).dataset_group(args.group)
     version = get_solution(group, args.solution).version(args.version)
-    campaign = create_campaign(group, args.name, version)
+    campaign = create_campaign(group, args.name, version, sync_with_latest=args.sync_with_latest)
     return {"campaign": campaign.name, "solution": args.solution, "version": version.version_id}
 
 

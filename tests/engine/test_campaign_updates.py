@@ -136,3 +136,13 @@ def test_swapping_versions_under_requests_fails_none_and_mixes_none(planted_grou
     assert failures == []
     assert {version for _, version, _ in answers} == {"v1", "v2"}
     assert all(items == expected[version][user] for user, version, items in answers)
+
+
+def test_naming_a_version_stops_following_the_latest(planted_group, versions):
+    first, second = versions
+    campaign = create_campaign(planted_group, "home", second, sync_with_latest=True)
+    campaign.update(first)
+    assert campaign.version.version_id == "v1"
+    assert campaign.describe()["sync_with_latest"] is False
+    campaign.update(sync_with_latest=True)
+    assert campaign.version.version_id == "v2"
