@@ -23,6 +23,15 @@ from engine.campaign import (
     create_campaign,
     get_campaign,
     list_campaigns,
+    update_campaign,
+)
+from engine.events import (
+    EventTracker,
+    create_event_tracker,
+    get_event_tracker,
+    put_events,
+    put_items,
+    put_users,
 )
 from engine.schema import Schema, parse_schema
 from engine.store import Dataset, DatasetGroup, ImportJob, Store
@@ -30,15 +39,23 @@ from engine.training import (
     Solution,
     SolutionConfig,
     SolutionVersion,
+    TrainingJob,
     create_solution,
     get_solution,
     list_solutions,
+)
+from engine.versions import (
+    delete_solution_version,
+    describe_solution_version,
+    list_solution_versions,
+    stop_solution_version_creation,
 )
 
 __all__ = [
     "Campaign",
     "Dataset",
     "DatasetGroup",
+    "EventTracker",
     "ImportJob",
     "Recommendations",
     "RecommendedItem",
@@ -47,11 +64,22 @@ __all__ = [
     "SolutionConfig",
     "SolutionVersion",
     "Store",
+    "TrainingJob",
     "create_campaign",
+    "create_event_tracker",
     "create_solution",
+    "delete_solution_version",
+    "describe_solution_version",
     "get_campaign",
+    "get_event_tracker",
     "get_solution",
     "list_campaigns",
+    "list_solution_versions",
     "list_solutions",
     "parse_schema",
+    "put_events",
+    "put_items",
+    "put_users",
+    "stop_solution_version_creation",
+    "update_campaign",
 ]
