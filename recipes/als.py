@@ -206,6 +206,8 @@ def solve_factors(
     """
     rows, factors = histories.shape[0], fixed.shape[1]
     batch = max(1, _FOLD_IN_BATCH_BYTES // (8 * factors * factors))
+    if rows <= batch:
+        return _solve_rows(histories, fixed, alpha, gramian).astype(np.float32)
     solved = np.empty((rows, factors), dtype=np.float32)
     for start in range(0, rows, batch):
         stop = min(rows, start + batch)
