@@ -22,8 +22,11 @@ session id and a user id joins the session to the user: from then on the session
 earlier and later, count as the user's, in campaigns at once and in the next training (see
 :mod:`engine.store.sessions` and :mod:`engine.live_events`).
 
-Limitation: the service keeps only one of two events with the same event id, or with the same
-timestamp and properties; here both are kept.
+Training uses only the first logged event of each event id, as the service does.
+
+Limitation: the service also keeps only one of two events with the same timestamp and
+properties; here both are kept. A campaign folds in every event it reads, a repeated event
+id included, until the next training.
 """
 
 from __future__ import annotations

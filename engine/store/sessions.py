@@ -10,6 +10,9 @@ dataset see one user where the service would.
 The first user id a session is joined to keeps it: a later event of the same session with
 another user id (a shared device) is that user's own event, but does not move the session.
 
+As the service does, an event whose event id an earlier logged event had is not used: only
+the first event of each id counts (an event put without an id got a unique one).
+
 Limitation: only logged events are joined. A bulk-imported row whose ``USER_ID`` happens to
 equal a session id is left as it is, since a bulk row has no session.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["joined_rows", "session_joins"]
 
@@ -40,39 +43,56 @@ def session_joins(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     {'s1': 'u1'}
     """
     joins: dict[str, str] = {}
-    for user, session, _ in _events(records):
-        if session is not None and user != session:
-            joins.setdefault(session, user)
+    for event in _events(records):
+        if event.session is not None and event.user != event.session:
+            joins.setdefault(event.session, event.user)
     return joins
 
 
 def joined_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The Interactions rows of ``records``, anonymous rows of joined sessions relabelled.
+    """The Interactions rows of ``records`` as training reads them.
 
     A row is anonymous when its ``USER_ID`` is its own session id; if that session is
-    joined to a user, the row's ``USER_ID`` becomes the user's. Other rows are unchanged.
+    joined to a user, the row's ``USER_ID`` becomes the user's. A row whose event id an
+    earlier row had is left out. Other rows are unchanged.
     """
     listed = list(records)
     joins = session_joins(listed)
+    seen_ids: set[str] = set()
     rows = []
-    for user, session, row in _events(listed):
-        if session is not None and user == session and session in joins:
-            row = {**row, _user_key(row): joins[session]}
+    for event in _events(listed):
+        if event.event_id is not None and event.event_id in seen_ids:
+            continue
+        if event.event_id is not None:
+            seen_ids.add(event.event_id)
+        row = event.row
+        if event.session is not None and event.user == event.session and event.session in joins:
+            row = {**row, _user_key(row): joins[event.session]}
         rows.append(row)
     return rows
 
 
-def _events(
-    records: Iterable[Mapping[str, Any]],
-) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
-    """Each logged Interactions row with its user id and session id (``None`` if unknown)."""
+class _Event(NamedTuple):
+    user: str
+    session: str | None
+    event_id: str | None
+    row: dict[str, Any]
+
+
+def _events(records: Iterable[Mapping[str, Any]]) -> Iterator[_Event]:
+    """Each logged Interactions row with its user, session and event ids (``None`` if unknown)."""
     for record in records:
         if record["dataset"] != INTERACTIONS:
             continue
         meta = record.get("meta") or repeat({})
         for row, extra in zip(record["rows"], meta, strict=False):
-            session = extra.get("session_id")
-            yield str(row[_user_key(row)]), None if session is None else str(session), row
+            session, event_id = extra.get("session_id"), extra.get("event_id")
+            yield _Event(
+                str(row[_user_key(row)]),
+                None if session is None else str(session),
+                None if event_id is None else str(event_id),
+                row,
+            )
 
 
 def _user_key(row: Mapping[str, Any]) -> str:

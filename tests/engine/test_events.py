@@ -275,3 +275,12 @@ def test_put_events_finds_the_tracker_by_its_tracking_id(campaign, tracker, plan
     ]
     with pytest.raises(NotFoundError, match="has tracking id 'no-such-id'"):
         put_events(store, "no-such-id", "s1", [watch("i0-05")])
+
+
+def test_training_uses_only_the_first_event_of_an_event_id(campaign, tracker, solution):
+    before = campaign.version.manifest["num_interactions"]
+    tracker.put_events("s1", [watch("i0-01", event_id="e-1")], user_id="fresh")
+    tracker.put_events("s1", [watch("i0-02", event_id="e-1"), watch("i0-03")], user_id="fresh")
+    version = solution.train()
+    assert version.manifest["num_interactions"] == before + 2
+    assert seen_items(version, "fresh") == {"i0-01", "i0-03"}
