@@ -326,16 +326,15 @@ class Solution:
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
         """The solution's writer lock, refused with a message that names the solution."""
-        try:
-            with writer_lock(self.path):
-                yield
-        except InUseError as error:
-            if "another writer holds the lock" not in str(error):
-                raise
-            raise InUseError(
-                f"solution {self.name!r} is being trained or changed by another writer; "
-                "wait for it to finish (or stop its version) and try again"
-            ) from None
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(writer_lock(self.path))
+            except InUseError:
+                raise InUseError(
+                    f"solution {self.name!r} is being trained or changed by another writer; "
+                    "wait for it to finish (or stop its version) and try again"
+                ) from None
+            yield
 
     def _begin(self, training_mode: str) -> VersionRun:
         """Check the mode, then record the new version ``CREATE PENDING``."""
