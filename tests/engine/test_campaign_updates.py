@@ -3,7 +3,13 @@ import time
 
 import pytest
 
-from engine.campaign import Deployment, create_campaign, get_campaign, update_campaign
+from engine.campaign import (
+    Campaign,
+    Deployment,
+    create_campaign,
+    get_campaign,
+    update_campaign,
+)
 from engine.errors import ArtifactError, InvalidStateError
 from engine.events import create_event_tracker
 from engine.training import create_solution
@@ -90,12 +96,10 @@ def test_a_version_that_is_not_active_is_refused(planted_group, solution, tmp_pa
         campaign.update(stopped)
 
 
-def test_a_campaign_without_a_store_cannot_be_updated(versions):
-    from engine.campaign import Campaign
-
-    first, second = versions
+def test_a_campaign_without_a_store_cannot_be_updated(solution):
+    version = solution.train()
     with pytest.raises(InvalidStateError, match="was not opened from a store"):
-        Campaign("loose", first).update(second)
+        Campaign("loose", version).update(version)
 
 
 def test_swapping_versions_under_requests_fails_none_and_mixes_none(planted_group, versions):
