@@ -317,6 +317,35 @@ class UserPersonalization(Recipe):
         """Weight per event, as :func:`weigh_events` gives it."""
         return weigh_events(data, hyperparameters)
 
+    def fit(
+        self,
+        data: InteractionData,
+        hyperparameters: Mapping[str, Any],
+        seed: int,
+        show_progress: bool = False,
+    ) -> ALSModel:
+        """Train ALS on the weighted user × item matrix; identical factors for equal seeds."""
+        start = time.perf_counter()
+        matrix = data.matrix(self.event_weights(data, hyperparameters))
+        matrix.eliminate_zeros()
+
+        user_factors, item_factors = _train(matrix, hyperparameters, seed, show_progress)
+        logger.info(
+            "fitted %s on %d users x %d items (%d pairs) with %d factors in %.2f s",
+            self.name,
+            data.num_users,
+            data.num_items,
+            matrix.nnz,
+            hyperparameters["factors"],
+            time.perf_counter() - start,
+        )
+        return ALSModel(
+            user_factors,
+            item_factors,
+            regularization=hyperparameters["regularization"],
+            alpha=hyperparameters["alpha"],
+        )
+
     def update(
         self, refresh: Refresh, data: InteractionData, hyperparameters: Mapping[str, Any]
     ) -> ALSModel:
@@ -354,35 +383,6 @@ class UserPersonalization(Recipe):
             data.num_users,
         )
         return ALSModel(users, items, regularization=regularization, alpha=alpha)
-
-    def fit(
-        self,
-        data: InteractionData,
-        hyperparameters: Mapping[str, Any],
-        seed: int,
-        show_progress: bool = False,
-    ) -> ALSModel:
-        """Train ALS on the weighted user × item matrix; identical factors for equal seeds."""
-        start = time.perf_counter()
-        matrix = data.matrix(self.event_weights(data, hyperparameters))
-        matrix.eliminate_zeros()
-
-        user_factors, item_factors = _train(matrix, hyperparameters, seed, show_progress)
-        logger.info(
-            "fitted %s on %d users x %d items (%d pairs) with %d factors in %.2f s",
-            self.name,
-            data.num_users,
-            data.num_items,
-            matrix.nnz,
-            hyperparameters["factors"],
-            time.perf_counter() - start,
-        )
-        return ALSModel(
-            user_factors,
-            item_factors,
-            regularization=hyperparameters["regularization"],
-            alpha=hyperparameters["alpha"],
-        )
 
 
 def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> np.ndarray:
