@@ -24,6 +24,7 @@ BENCHMARKS = (
     "training_overhead",
     "import_throughput",
     "serving",
+    "event_latency",
     "scale",
     "hybrid_serving",
 )

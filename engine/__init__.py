@@ -33,6 +33,15 @@ if TYPE_CHECKING:
         create_campaign,
         get_campaign,
         list_campaigns,
+        update_campaign,
+    )
+    from engine.events import (
+        EventTracker,
+        create_event_tracker,
+        get_event_tracker,
+        put_events,
+        put_items,
+        put_users,
     )
     from engine.experiments import ExperimentResult, ExperimentSettings, run_experiment
     from engine.schema import Schema, parse_schema
@@ -41,15 +50,23 @@ if TYPE_CHECKING:
         Solution,
         SolutionConfig,
         SolutionVersion,
+        TrainingJob,
         create_solution,
         get_solution,
         list_solutions,
+    )
+    from engine.versions import (
+        delete_solution_version,
+        describe_solution_version,
+        list_solution_versions,
+        stop_solution_version_creation,
     )
 
 _EXPORTS = {
     "Campaign": "engine.campaign",
     "Dataset": "engine.store",
     "DatasetGroup": "engine.store",
+    "EventTracker": "engine.events",
     "ExperimentResult": "engine.experiments",
     "ExperimentSettings": "engine.experiments",
     "ImportJob": "engine.store",
@@ -61,20 +78,32 @@ _EXPORTS = {
     "SolutionConfig": "engine.training",
     "SolutionVersion": "engine.training",
     "Store": "engine.store",
+    "TrainingJob": "engine.training",
     "create_campaign": "engine.campaign",
+    "create_event_tracker": "engine.events",
     "create_solution": "engine.training",
+    "delete_solution_version": "engine.versions",
+    "describe_solution_version": "engine.versions",
     "get_campaign": "engine.campaign",
+    "get_event_tracker": "engine.events",
     "get_solution": "engine.training",
     "list_campaigns": "engine.campaign",
+    "list_solution_versions": "engine.versions",
     "list_solutions": "engine.training",
     "parse_schema": "engine.schema",
+    "put_events": "engine.events",
+    "put_items": "engine.events",
+    "put_users": "engine.events",
     "run_experiment": "engine.experiments",
+    "stop_solution_version_creation": "engine.versions",
+    "update_campaign": "engine.campaign",
 }
 
 __all__ = [
     "Campaign",
     "Dataset",
     "DatasetGroup",
+    "EventTracker",
     "ExperimentResult",
     "ExperimentSettings",
     "ImportJob",
@@ -86,14 +115,25 @@ __all__ = [
     "SolutionConfig",
     "SolutionVersion",
     "Store",
+    "TrainingJob",
     "create_campaign",
+    "create_event_tracker",
     "create_solution",
+    "delete_solution_version",
+    "describe_solution_version",
     "get_campaign",
+    "get_event_tracker",
     "get_solution",
     "list_campaigns",
+    "list_solution_versions",
     "list_solutions",
     "parse_schema",
+    "put_events",
+    "put_items",
+    "put_users",
     "run_experiment",
+    "stop_solution_version_creation",
+    "update_campaign",
 ]
 
 

@@ -12,6 +12,12 @@ new, is scored from their whole history by the model's fold-in.
 Beside top-N, a campaign answers related items (:meth:`Campaign.get_similar_items`) for a
 model that can relate items, and re-ranks a given list for a user with any model
 (:meth:`Campaign.get_personalized_ranking`).
+
+A campaign can be switched to another version, or made to follow its solution's latest
+ACTIVE version (:func:`update_campaign`, :meth:`Campaign.update`). A :class:`Campaign`
+serves through one immutable :class:`Deployment` at a time and replaces it whole, after the
+new version is loaded, so no request fails or mixes two versions. Its record on disk is
+described in :mod:`engine.campaign_records`.
 """
 
 from __future__ import annotations
@@ -20,29 +26,41 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from engine.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
+from engine.campaign_records import (
+    campaign_records,
+    campaigns_root,
+    new_record,
+    read_campaign_record,
+    record_path,
+    served_version,
+    write_campaign_record,
+)
+from engine.campaign_updates import SwitchingCampaign, update_campaign
+from engine.errors import AlreadyExistsError, InvalidInputError, InvalidStateError
 from engine.evaluation import top_items
 from engine.live_events import LiveHistories
 from engine.store import DatasetGroup
-from engine.store.files import read_json, write_json, writer_lock
+from engine.store.files import writer_lock
 from engine.store.store import check_name
 from engine.training import SolutionVersion, get_solution
 
 __all__ = [
     "MAX_RESULTS",
     "Campaign",
+    "Deployment",
     "Ranking",
     "RecommendedItem",
     "Recommendations",
     "create_campaign",
     "get_campaign",
     "list_campaigns",
+    "update_campaign",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,10 +118,11 @@ class Ranking(Recommendations):
 
 
 @dataclass
-class Campaign:
-    """A solution version deployed for serving.
+class Deployment:
+    """One solution version loaded for serving; it never changes once loaded.
 
-    Create one with :func:`create_campaign`; open an existing one with :func:`get_campaign`.
+    Only its live histories grow as events arrive. A :class:`Campaign` serves through one
+    deployment at a time and switches by replacing it whole.
     """
 
     name: str
@@ -350,12 +369,22 @@ def _check_request(user_id: str, num_results: int, id_name: str = "user_id") -> 
         )
 
 
-def _campaigns_root(group: DatasetGroup) -> Path:
-    return Path(group.path) / "campaigns"
-
-
-def create_campaign(group: DatasetGroup, name: str, version: SolutionVersion) -> Campaign:
+def create_campaign(
+    group: DatasetGroup, name: str, version: SolutionVersion, *, sync_with_latest: bool = False
+) -> Campaign:
     """Deploy ``version`` as campaign ``name`` of ``group``.
+
+    Parameters
+    ----------
+    group
+        The dataset group.
+    name
+        The campaign's name.
+    version
+        An ACTIVE solution version.
+    sync_with_latest
+        Serve the solution's latest ACTIVE version from now on, switching to each new one
+        as it becomes ACTIVE (the service's ``syncWithLatestSolutionVersion``).
 
     Raises
     ------
@@ -367,34 +396,91 @@ def create_campaign(group: DatasetGroup, name: str, version: SolutionVersion) ->
         The version is not ACTIVE.
     """
     check_name(name)
-    campaign = Campaign(name, version)
-    path = _campaigns_root(group) / f"{name}.json"
-    with writer_lock(_campaigns_root(group)):
-        if path.exists():
+    if sync_with_latest:
+        version = get_solution(group, version.manifest["solution"]).version()
+    deployment = Deployment(name, version)
+    with writer_lock(campaigns_root(group)):
+        if record_path(group, name).exists():
             raise AlreadyExistsError(
                 f"campaign {name!r} already exists in dataset group {group.name!r}"
             )
-        record = {"name": name, "solution": version.manifest["solution"]}
-        write_json(path, record | {"version_id": version.version_id})
-    return campaign
+        record = new_record(name, version, sync_with_latest)
+        write_campaign_record(group, record)
+    return Campaign(name, version, group, deployment=deployment, record=record)
 
 
 def get_campaign(group: DatasetGroup, name: str) -> Campaign:
-    """Open the campaign called ``name``.
+    """Open the campaign called ``name``, serving the version its record names.
 
     Raises
     ------
     NotFoundError
         The group has no such campaign.
     """
-    path = _campaigns_root(group) / f"{name}.json"
-    if not path.is_file():
-        raise NotFoundError(f"campaign {name!r} does not exist in dataset group {group.name!r}")
-    record = read_json(path)
-    version = get_solution(group, record["solution"]).version(record["version_id"])
-    return Campaign(name, version)
+    record = read_campaign_record(group, name)
+    version = served_version(group, record)
+    return Campaign(name, version, group, record=record)
 
 
 def list_campaigns(group: DatasetGroup) -> list[str]:
     """Names of the campaigns of ``group``."""
-    return sorted(path.stem for path in _campaigns_root(group).glob("*.json"))
+    return [record["name"] for record in campaign_records(group)]
+
+
+class Campaign(SwitchingCampaign[Deployment]):
+    """A campaign: a solution version deployed for serving, which can be switched.
+
+    Create one with :func:`create_campaign`; open an existing one with :func:`get_campaign`.
+    It serves through one :class:`Deployment` at a time; :meth:`update` and :meth:`refresh`
+    switch it whole, and a campaign opened from a store follows its record (see
+    :class:`~engine.campaign_updates.SwitchingCampaign`). Every attribute not defined here
+    (``num_items``, ``user_ids``, ...) is the served deployment's.
+
+    Parameters
+    ----------
+    name
+        The campaign's name.
+    version
+        The version to serve.
+    group
+        The dataset group whose record the campaign follows; ``None`` for a campaign that
+        only serves ``version``.
+    check_interval
+        Seconds between checks of the record.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        version: SolutionVersion,
+        group: DatasetGroup | None = None,
+        *,
+        check_interval: float = 1.0,
+        deployment: Deployment | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        load = partial(Deployment, name)
+        super().__init__(
+            name,
+            version,
+            group,
+            load,
+            check_interval=check_interval,
+            deployment=deployment,
+            record=record,
+        )
+
+    def get_recommendations(self, *args: Any, **kwargs: Any) -> Recommendations:
+        """Top-N for a user from the version served now; the parameters are those of
+        :meth:`Deployment.get_recommendations`."""
+        return self.serving().get_recommendations(*args, **kwargs)
+
+    def get_similar_items(self, *args: Any, **kwargs: Any) -> Recommendations:
+        """Related items from the version served now; the parameters are those of
+        :meth:`Deployment.get_similar_items`."""
+        return self.serving().get_similar_items(*args, **kwargs)
+
+    def get_personalized_ranking(self, *args: Any, **kwargs: Any) -> Ranking:
+        """A re-ranked list from the version served now; the parameters are those of
+        :meth:`Deployment.get_personalized_ranking`."""
+        return self.serving().get_personalized_ranking(*args, **kwargs)

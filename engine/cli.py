@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.cli_live import add_campaign_commands, add_live_commands
 from engine.errors import RecengineError, SchemaError
 from engine.text_output import render
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
     _add_item_list_commands(commands, common)
+    add_live_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
     _add_experiment_command(commands, common)
@@ -211,7 +213,11 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     create.add_argument("name")
     create.add_argument("--solution", required=True)
     create.add_argument("--version", help="version id (default: the latest ACTIVE one)")
+    create.add_argument(
+        "--sync-with-latest", action="store_true", help="follow each new ACTIVE version"
+    )
     create.set_defaults(handler=_create_campaign)
+    add_campaign_commands(campaigns, common)
     recommend = commands.add_parser("recommend", parents=[common], help="top-N for a user")
     recommend.add_argument("group", help="dataset group name")
     recommend.add_argument("campaign", help="campaign name")
@@ -373,7 +379,7 @@ def _create_campaign(args: argparse.Namespace) -> Any:
 
     group = _store(args).dataset_group(args.group)
     version = get_solution(group, args.solution).version(args.version)
-    campaign = create_campaign(group, args.name, version)
+    campaign = create_campaign(group, args.name, version, sync_with_latest=args.sync_with_latest)
     return {"campaign": campaign.name, "solution": args.solution, "version": version.version_id}
 
 

@@ -28,6 +28,7 @@ from recipes.base import (
     InteractionData,
     Model,
     Recipe,
+    Refresh,
     check_history_columns,
     checked_user_indices,
 )
@@ -39,6 +40,8 @@ __all__ = [
     "UserPersonalization",
     "parse_event_weights",
     "recency_weights",
+    "regularized_gramian",
+    "solve_factors",
     "weigh_events",
 ]
 
@@ -164,14 +167,7 @@ class ALSModel(Model):
             The histories do not have one column per item.
         """
         matrix = self._checked_histories(histories)
-        rows, factors = matrix.shape[0], self.item_factors.shape[1]
-        batch = max(1, _FOLD_IN_BATCH_BYTES // (8 * factors * factors))
-
-        user_factors = np.empty((rows, factors), dtype=np.float32)
-        for start in range(0, rows, batch):
-            stop = min(rows, start + batch)
-            user_factors[start:stop] = self._fold_in_rows(matrix[start:stop])
-        return user_factors
+        return solve_factors(matrix, self.item_factors, self.alpha, self._regularized_gramian())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The learned arrays, ``user_factors`` and ``item_factors``."""
@@ -200,26 +196,60 @@ class ALSModel(Model):
         matrix.eliminate_zeros()
         return matrix
 
-    def _fold_in_rows(self, histories: sp.csr_matrix) -> np.ndarray:
-        gramian = self._regularized_gramian()
-        systems = np.repeat(gramian[np.newaxis], histories.shape[0], axis=0)
-        targets = np.zeros((histories.shape[0], gramian.shape[0]))
-
-        # Add each row's observed items: Yᵤᵀ(Cᵤ - I)Yᵤ to the system, YᵤᵀCᵤpᵤ to the target.
-        for row in range(histories.shape[0]):
-            span = slice(histories.indptr[row], histories.indptr[row + 1])
-            observed = self.item_factors[histories.indices[span]].astype(np.float64)
-            confidence = self.alpha * histories.data[span]
-            systems[row] += (observed * (np.abs(confidence) - 1)[:, np.newaxis]).T @ observed
-            targets[row] = observed.T @ np.maximum(confidence, 0.0)
-        return _solve(systems, targets)
-
     def _regularized_gramian(self) -> np.ndarray:
         if self._gramian is None:
-            item_factors = self.item_factors.astype(np.float64)
-            identity = np.eye(item_factors.shape[1])
-            self._gramian = item_factors.T @ item_factors + self.regularization * identity
+            self._gramian = regularized_gramian(self.item_factors, self.regularization)
         return self._gramian
+
+
+def regularized_gramian(fixed: np.ndarray, regularization: float) -> np.ndarray:
+    """``YᵀY + λI`` in float64 for the fixed side's factors ``Y``."""
+    factors = np.asarray(fixed, dtype=np.float64)
+    return factors.T @ factors + regularization * np.eye(factors.shape[1])
+
+
+def solve_factors(
+    histories: sp.csr_matrix, fixed: np.ndarray, alpha: float, gramian: np.ndarray
+) -> np.ndarray:
+    """One ALS half-step for the rows of ``histories``, the other side's factors held fixed.
+
+    For users ``fixed`` holds the item factors and ``histories`` the users' weighted rows;
+    for items it is the other way round. ``gramian`` is :func:`regularized_gramian` of
+    ``fixed``. Returns float32 factors, one row per history row.
+    """
+    rows, factors = histories.shape[0], fixed.shape[1]
+    batch = max(1, _FOLD_IN_BATCH_BYTES // (8 * factors * factors))
+    if rows <= batch:
+        return _solve_rows(histories, fixed, alpha, gramian).astype(np.float32)
+    solved = np.empty((rows, factors), dtype=np.float32)
+    for start in range(0, rows, batch):
+        stop = min(rows, start + batch)
+        solved[start:stop] = _solve_rows(histories[start:stop], fixed, alpha, gramian)
+    return solved
+
+
+def _solve_rows(
+    histories: sp.csr_matrix, fixed: np.ndarray, alpha: float, gramian: np.ndarray
+) -> np.ndarray:
+    systems = np.repeat(gramian[np.newaxis], histories.shape[0], axis=0)
+    targets = np.zeros((histories.shape[0], gramian.shape[0]))
+
+    # Add each row's observed entries: Yᵤᵀ(Cᵤ - I)Yᵤ to the system, YᵤᵀCᵤpᵤ to the target.
+    for row in range(histories.shape[0]):
+        span = slice(histories.indptr[row], histories.indptr[row + 1])
+        observed = fixed[histories.indices[span]].astype(np.float64)
+        confidence = alpha * histories.data[span]
+        systems[row] += (observed * (np.abs(confidence) - 1)[:, np.newaxis]).T @ observed
+        targets[row] = observed.T @ np.maximum(confidence, 0.0)
+    return _solve(systems, targets)
+
+
+def _carried(factors: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Rows of ``factors`` at ``known``, zeros where ``known`` is -1 (float32)."""
+    carried = np.zeros((known.size, factors.shape[1]), dtype=np.float32)
+    mask = known >= 0
+    carried[mask] = factors[known[mask]]
+    return carried
 
 
 def _solve(systems: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -261,6 +291,7 @@ class UserPersonalization(EventWeightedRecipe):
     name: ClassVar[str] = "user-personalization"
     description: ClassVar[str] = "Implicit-feedback ALS with fold-in of new users' histories."
     model_class: ClassVar[type[Model]] = ALSModel
+    supports_update: ClassVar[bool] = True
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = (
         Hyperparameter(
             "factors", int, 64, 1, 1024, description="Latent factors per user and per item."
@@ -314,6 +345,44 @@ class UserPersonalization(EventWeightedRecipe):
             regularization=hyperparameters["regularization"],
             alpha=hyperparameters["alpha"],
         )
+
+    def update(
+        self, refresh: Refresh, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> ALSModel:
+        """Refresh a FULL version's factors with the current data, without refitting.
+
+        Known users and items keep their factors. A new item's factors are solved from the
+        users who took it, a new or changed user's from their whole history, then the new
+        items once more with those users in: three ALS half-steps on those rows only.
+        """
+        base = refresh.model
+        if not isinstance(base, ALSModel):
+            raise InvalidInputError(f"an UPDATE of {self.name!r} needs an ALS model to refresh")
+        matrix = data.matrix(self.event_weights(data, hyperparameters)).astype(np.float64)
+        matrix.eliminate_zeros()
+        by_item = matrix.T.tocsr()
+        regularization, alpha = hyperparameters["regularization"], hyperparameters["alpha"]
+
+        users = _carried(base.user_factors, refresh.known_users)
+        items = _carried(base.item_factors, refresh.known_items)
+        new_items = np.flatnonzero(refresh.known_items < 0)
+        changed = np.flatnonzero(refresh.changed_users)
+
+        def half_step(rows: sp.csr_matrix, fixed: np.ndarray) -> np.ndarray:
+            gramian = regularized_gramian(fixed, regularization)
+            return solve_factors(rows, fixed, alpha, gramian)
+
+        items[new_items] = half_step(by_item[new_items], users)
+        users[changed] = half_step(matrix[changed], items)
+        items[new_items] = half_step(by_item[new_items], users)
+        logger.info(
+            "updated %s: %d new items, %d new or changed users of %d",
+            self.name,
+            new_items.size,
+            changed.size,
+            data.num_users,
+        )
+        return ALSModel(users, items, regularization=regularization, alpha=alpha)
 
 
 def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> np.ndarray:

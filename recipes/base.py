@@ -27,6 +27,7 @@ __all__ = [
     "InteractionData",
     "Model",
     "Recipe",
+    "Refresh",
     "check_history_columns",
     "checked_user_indices",
 ]
@@ -289,19 +290,43 @@ class Model(ABC):
         return cosine_neighbours(vectors, item_index, count)
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """What a training in ``UPDATE`` mode starts from (see :meth:`Recipe.update`).
+
+    Attributes
+    ----------
+    model : Model
+        The model of the solution's latest ACTIVE ``FULL`` version.
+    known_users, known_items : int64 arrays
+        For each user (item) of the current data, its index in ``model``, or -1 for one the
+        model never saw.
+    changed_users : bool array
+        For each user of the current data, whether their weighted history differs from the
+        one ``model`` was trained on; every new user has changed.
+    """
+
+    model: Model
+    known_users: np.ndarray
+    known_items: np.ndarray
+    changed_users: np.ndarray
+
+
 @dataclass
 class Recipe(ABC):
     """An algorithm with declared hyperparameters.
 
     Subclasses set ``name``, ``hyperparameters`` and ``model_class`` and implement
     :meth:`fit`. :meth:`event_weights` turns selected events into the weight each adds to
-    the user × item matrix; the default counts every event once.
+    the user × item matrix; the default counts every event once. A recipe that sets
+    ``supports_update`` implements :meth:`update`, the service's ``UPDATE`` training mode.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     model_class: ClassVar[type[Model]]
+    supports_update: ClassVar[bool] = False
     settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -338,3 +363,21 @@ class Recipe(ABC):
         show_progress: bool = False,
     ) -> Model:
         """Train on ``data`` with validated ``hyperparameters``; deterministic for ``seed``."""
+
+    def update(
+        self, refresh: Refresh, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> Model:
+        """Bring ``refresh.model`` up to ``data`` without training from scratch.
+
+        The service's ``UPDATE`` mode: new users and items enter the model and users whose
+        history changed are refreshed, while what the model learned stays. Only recipes
+        that set ``supports_update`` implement it.
+
+        Raises
+        ------
+        InvalidInputError
+            The recipe has no UPDATE mode.
+        """
+        raise InvalidInputError(
+            f"recipe {self.name!r} cannot train in UPDATE mode; train a FULL version instead"
+        )

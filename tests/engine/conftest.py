@@ -4,6 +4,7 @@ import pytest
 
 from datasets import vod_paths
 from engine.store import Store
+from engine.training import create_solution
 from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
 
 
@@ -25,3 +26,11 @@ def vod_group(tmp_path_factory):
         group.create_dataset(dataset_type, paths[f"{dataset_type}_schema"])
         group.import_csv(dataset_type, paths[dataset_type])
     return group
+
+
+@pytest.fixture
+def solution(planted_group):
+    """An ALS solution with 8 factors on the planted interactions, not trained yet."""
+    return create_solution(
+        planted_group, "als", "user-personalization", hyperparameters={"factors": 8}
+    )
