@@ -16,6 +16,7 @@ averaged over users with a rating in the fold, to be put beside published figure
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,14 @@ from recipes import InteractionData, Recipe, get_recipe
 
 __all__ = ["MOVIELENS", "NAME", "run"]
 
+_REPO = Path(__file__).resolve().parents[1]
 NAME = "accuracy"
 TITLE = "MovieLens 100K: our recipes vs raw implicit ALS and numpy popularity"
-MOVIELENS = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "ml-100k"
+# ``../shared/datasets`` beside the checkout, or where RECENGINE_SHARED_DATASETS points.
+MOVIELENS = (
+    Path(os.environ.get("RECENGINE_SHARED_DATASETS", "") or _REPO.parent / "shared" / "datasets")
+    / "ml-100k"
+)
 HYPERPARAMETERS = {"factors": 64, "regularization": 0.01, "iterations": 15, "alpha": 10.0}
 PUBLISHED_NDCG_AT_10 = {"user-personalization": 0.416, "popularity-count": 0.218}
 METRICS = (

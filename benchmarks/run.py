@@ -24,7 +24,9 @@ BENCHMARKS = (
     "training_overhead",
     "import_throughput",
     "serving",
+    "event_latency",
     "scale",
+    "hybrid_serving",
     "batch_serving",
 )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.service_files import age_group, schema_field, write_csv, write_schema
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, NotFoundError
 
 __all__ = ["convert_movielens"]
 
@@ -68,6 +68,8 @@ def convert_movielens(source_dir: str | Path, output_dir: str | Path) -> dict[st
 
     Raises
     ------
+    NotFoundError
+        If ``source_dir`` is not a directory.
     InvalidInputError
         If the directory holds neither ``u.data`` nor ``ratings.csv``.
 
@@ -78,6 +80,8 @@ def convert_movielens(source_dir: str | Path, output_dir: str | Path) -> dict[st
     ['interactions', 'interactions_schema', 'items', 'items_schema', 'users', 'users_schema']
     """
     source, output = Path(source_dir), Path(output_dir)
+    if not source.is_dir():
+        raise NotFoundError(f"MovieLens folder {source} does not exist")
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 

@@ -22,11 +22,12 @@ import numpy as np
 from engine.errors import ArtifactError
 from engine.store.files import atomic_write, fsync_directory, read_json, write_json
 
-__all__ = ["MANIFEST", "load_arrays", "read_manifest", "write_artifact"]
+__all__ = ["MANIFEST", "discard_staging", "load_arrays", "read_manifest", "write_artifact"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+STAGING = ".staging"
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -38,12 +39,15 @@ def _array_bytes(array: np.ndarray) -> bytes:
 def write_artifact(
     directory: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
 ) -> None:
-    """Write ``arrays`` and ``manifest`` into a new ``directory``, all or nothing.
+    """Write ``arrays`` and ``manifest`` into ``directory``, the manifest last.
 
-    Everything is written into a temporary sibling directory, fsynced, then renamed, so a
-    crash never leaves a half-written artifact under the final name.
+    ``directory`` may hold the version's record already (its ``manifest.json`` while it
+    trains). The arrays are written into a staging directory inside it and fsynced, then
+    moved into place; the manifest, which names them with their checksums, replaces the
+    record last. So a reader sees the old record or the complete artifact, and a crash
+    leaves no array the manifest names half-written.
     """
-    staging = directory.with_name(f".{directory.name}.staging")
+    staging = directory / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     checksums = {}
@@ -51,10 +55,17 @@ def write_artifact(
         data = _array_bytes(array)
         atomic_write(staging / f"{name}.npy", data)
         checksums[f"{name}.npy"] = hashlib.sha256(data).hexdigest()
-    write_json(staging / MANIFEST, {**manifest, "files": checksums})
-    os.replace(staging, directory)
-    fsync_directory(directory.parent)
+    for file_name in checksums:
+        os.replace(staging / file_name, directory / file_name)
+    fsync_directory(directory)
+    write_json(directory / MANIFEST, {**manifest, "files": checksums})
+    shutil.rmtree(staging, ignore_errors=True)
     logger.debug("wrote artifact %s with %d arrays", directory, len(checksums))
+
+
+def discard_staging(directory: Path) -> None:
+    """Remove the arrays of a write that did not finish."""
+    shutil.rmtree(directory / STAGING, ignore_errors=True)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

@@ -55,7 +55,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from engine.campaign import MAX_RESULTS, Campaign
+from engine.campaign import MAX_RESULTS, Campaign, Deployment
 from engine.errors import InvalidInputError, RecengineError
 from engine.filter_store import Filter
 from engine.serving_rules import RankedBlock, top_n_rows
@@ -142,10 +142,12 @@ def _score_format(count: int) -> str:
     return ", ".join(["%.9g"] * count)
 
 
-def _campaign(source: Campaign | SolutionVersion) -> Campaign:
+def _campaign(source: Campaign | SolutionVersion) -> Deployment:
+    """The deployment a job runs on from start to end, even if the campaign switches."""
     if isinstance(source, Campaign):
-        return source
-    return Campaign(f"batch-{source.manifest['solution']}-{source.version_id}", source)
+        return source.serving()
+    name = f"batch-{source.manifest['solution']}-{source.version_id}"
+    return Campaign(name, source).serving()
 
 
 def _check_num_results(num_results: int, maximum: int) -> None:
@@ -155,7 +157,7 @@ def _check_num_results(num_results: int, maximum: int) -> None:
         raise InvalidInputError(f"num_results must be between 1 and {maximum}, got {num_results}")
 
 
-def _block_rows(campaign: Campaign, block_bytes: int) -> int:
+def _block_rows(campaign: Deployment, block_bytes: int) -> int:
     """How many users fit in ``block_bytes`` of float32 scores."""
     if block_bytes < 1:
         raise InvalidInputError(f"block_bytes must be positive, got {block_bytes}")
@@ -178,7 +180,8 @@ def run_batch_inference(
     Parameters
     ----------
     source : Campaign or SolutionVersion
-        What answers; a version is served as the campaign it would be.
+        What answers; a version is served as the campaign it would be. The version a
+        campaign serves when the job starts serves the whole job.
     input_path, output_path
         JSON Lines files; the output is replaced only when the job succeeds.
     num_results : int
@@ -372,7 +375,7 @@ def _list_problem(value: dict[str, Any]) -> str | None:
 class _InferenceJob:
     """Answers blocks of inference lines with one campaign."""
 
-    def __init__(self, campaign: Campaign, num_results: int, chosen: Filter | None) -> None:
+    def __init__(self, campaign: Deployment, num_results: int, chosen: Filter | None) -> None:
         self.campaign = campaign
         self.num_results = num_results
         self.filter = chosen
@@ -516,7 +519,7 @@ class _SegmentJob:
 
     def __init__(
         self,
-        campaign: Campaign,
+        campaign: Deployment,
         num_results: int,
         block_rows: int,
         workers: int,

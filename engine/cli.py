@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.cli_live import add_campaign_commands, add_live_commands
 from engine.errors import RecengineError, SchemaError
+from engine.text_output import render
 
 __all__ = ["main"]
 
@@ -30,7 +32,10 @@ def _common_options() -> argparse.ArgumentParser:
         help="store directory (default: $RECENGINE_HOME or ./recengine-data)",
     )
     common.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON output"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the result (or the error) as one line of JSON instead of text",
     )
     common.add_argument(
         "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars or logs"
@@ -51,10 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands, common)
     _add_solution_commands(commands, common)
     _add_serving_commands(commands, common)
+    _add_item_list_commands(commands, common)
+    add_live_commands(commands, common)
     _add_filter_commands(commands, common)
     _add_batch_commands(commands, common)
     demo = commands.add_parser("demo", parents=[common], help="run the main job on bundled data")
     demo.set_defaults(handler=_demo)
+    _add_experiment_command(commands, common)
     return parser
 
 
@@ -66,7 +74,7 @@ def _subcommands(commands: Any, name: str, help_text: str) -> Any:
 def _add_group_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     groups = _subcommands(commands, "dataset-group", "create, list or delete dataset groups")
     create = groups.add_parser("create", parents=[common], help="create a dataset group")
-    create.add_argument("name")
+    create.add_argument("name", help="group name: letters, digits, - and _, up to 63")
     create.set_defaults(handler=_create_group)
     listing = groups.add_parser("list", parents=[common], help="list dataset groups")
     listing.set_defaults(handler=_list_groups)
@@ -81,7 +89,7 @@ def _add_data_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     schemas = _subcommands(commands, "schema", "check schema files")
     validate = schemas.add_parser("validate", parents=[common], help="validate a schema file")
     validate.add_argument("--type", required=True, help="interactions, users or items")
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="Avro schema JSON file")
     validate.set_defaults(handler=_validate_schema)
 
     datasets = _subcommands(commands, "dataset", "create datasets and import data")
@@ -91,28 +99,37 @@ def _add_data_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     create.add_argument("--schema", required=True, type=Path, help="Avro schema JSON file")
     create.set_defaults(handler=_create_dataset)
     load = datasets.add_parser("import", parents=[common], help="import a CSV or Avro file")
-    load.add_argument("group")
+    load.add_argument("group", help="dataset group name")
     load.add_argument("--type", required=True, help="interactions, users or items")
-    load.add_argument("file", type=Path)
-    load.add_argument("--mode", default="FULL", choices=["FULL", "INCREMENTAL"])
+    load.add_argument("file", type=Path, help="CSV with a header row, or an Avro container")
+    load.add_argument(
+        "--mode",
+        default="FULL",
+        choices=["FULL", "INCREMENTAL"],
+        help="FULL replaces earlier imports, INCREMENTAL adds to them (default FULL)",
+    )
     load.add_argument("--schema", type=Path, help="create the dataset with this schema first")
     load.set_defaults(handler=_import)
 
     movielens = _subcommands(commands, "movielens", "convert MovieLens files")
     convert = movielens.add_parser("convert", parents=[common], help="to the service's CSV form")
     convert.add_argument("source", type=Path, help="folder with u.data or ratings.csv")
-    convert.add_argument("output", type=Path)
+    convert.add_argument("output", type=Path, help="folder for the CSV and schema files")
     convert.set_defaults(handler=_convert_movielens)
 
 
 def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     solutions = _subcommands(commands, "solution", "create and train solutions")
     create = solutions.add_parser("create", parents=[common], help="create a solution")
-    create.add_argument("group")
-    create.add_argument("name")
-    create.add_argument("--recipe", required=True)
-    create.add_argument("--event-type")
-    create.add_argument("--event-value-threshold", type=float)
+    create.add_argument("group", help="dataset group name")
+    create.add_argument("name", help="solution name")
+    create.add_argument("--recipe", required=True, help="a recipe name, e.g. user-personalization")
+    create.add_argument("--event-type", help="train only on events of this type")
+    create.add_argument(
+        "--event-value-threshold",
+        type=float,
+        help="keep events whose EVENT_VALUE is at least this (needs --event-type)",
+    )
     create.add_argument(
         "--hyperparameter",
         "-p",
@@ -121,8 +138,14 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
         metavar="NAME=VALUE",
         help="a recipe hyperparameter; repeat for several",
     )
-    create.add_argument("--seed", type=int, default=42)
-    create.add_argument("--test-share", type=float, default=0.1)
+    create.add_argument("--seed", type=int, default=42, help="seeds split and model (default 42)")
+    create.add_argument(
+        "--test-share",
+        type=float,
+        default=0.1,
+        help="share of users held out for the offline metrics (default 0.1)",
+    )
+    _add_training_data_options(create)
     create.set_defaults(handler=_create_solution)
     train = solutions.add_parser("train", parents=[common], help="train a new solution version")
     train.add_argument("group")
@@ -138,6 +161,53 @@ def _add_solution_commands(commands: Any, common: argparse.ArgumentParser) -> No
     metrics.set_defaults(handler=_metrics)
 
 
+def _add_training_data_options(parser: argparse.ArgumentParser) -> None:
+    """Column choice (the service's trainingDataConfig) and the training window."""
+    for choice in ("include", "exclude"):
+        parser.add_argument(
+            f"--{choice}-columns",
+            action="append",
+            default=[],
+            metavar="TYPE=COL,COL",
+            help=f"{choice} only these USERS or ITEMS columns; repeat per dataset type",
+        )
+    parser.add_argument("--window-start", help="train on events from this time (epoch or ISO)")
+    parser.add_argument("--window-end", help="train on events before this time (epoch or ISO)")
+    parser.add_argument("--window-days", type=float, help="train on the last N days of events")
+
+
+def _parse_columns(pairs: Sequence[str], option: str) -> dict[str, list[str]] | None:
+    if not pairs:
+        return None
+    parsed: dict[str, list[str]] = {}
+    for pair in pairs:
+        dataset_type, separator, columns = pair.partition("=")
+        if not separator or not dataset_type:
+            raise SystemExit(f"recengine: --{option} takes TYPE=COL,COL, got {pair!r}")
+        names = [column.strip() for column in columns.split(",") if column.strip()]
+        parsed.setdefault(dataset_type.strip().upper(), []).extend(names)
+    return parsed
+
+
+def _add_experiment_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    experiment = commands.add_parser(
+        "experiment",
+        parents=[common],
+        help="compare solution configurations under the standard and cold-start protocols",
+    )
+    experiment.add_argument("group")
+    experiment.add_argument(
+        "--config", required=True, type=Path, help="experiment JSON (see engine.experiments)"
+    )
+    experiment.add_argument(
+        "--output",
+        type=Path,
+        help="folder for experiment.json and .png (default: experiment-GROUP)",
+    )
+    experiment.add_argument("--seed", type=int, help="replace the file's seed")
+    experiment.set_defaults(handler=_experiment)
+
+
 def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     campaigns = _subcommands(commands, "campaign", "deploy solution versions")
     create = campaigns.add_parser("create", parents=[common], help="create a campaign")
@@ -145,12 +215,18 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
     create.add_argument("name")
     create.add_argument("--solution", required=True)
     create.add_argument("--version", help="version id (default: the latest ACTIVE one)")
+    create.add_argument(
+        "--sync-with-latest", action="store_true", help="follow each new ACTIVE version"
+    )
     create.set_defaults(handler=_create_campaign)
+    add_campaign_commands(campaigns, common)
     recommend = commands.add_parser("recommend", parents=[common], help="top-N for a user")
-    recommend.add_argument("group")
-    recommend.add_argument("campaign")
-    recommend.add_argument("--user-id", required=True)
-    recommend.add_argument("--num-results", "-n", type=int, default=25)
+    recommend.add_argument("group", help="dataset group name")
+    recommend.add_argument("campaign", help="campaign name")
+    recommend.add_argument("--user-id", required=True, help="unknown users get popular items")
+    recommend.add_argument(
+        "--num-results", "-n", type=int, default=25, help="1 to 500 (default 25)"
+    )
     _add_filter_options(recommend)
     recommend.add_argument(
         "--promotion",
@@ -159,6 +235,21 @@ def _add_serving_commands(commands: Any, common: argparse.ArgumentParser) -> Non
         '"filterName": ..., "filterValues": {...}}',
     )
     recommend.set_defaults(handler=_recommend)
+
+
+def _add_item_list_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    similar = commands.add_parser("similar-items", parents=[common], help="items like an item")
+    similar.add_argument("group")
+    similar.add_argument("campaign")
+    similar.add_argument("--item-id", required=True)
+    similar.add_argument("--num-results", "-n", type=int, default=25)
+    similar.set_defaults(handler=_similar_items)
+    rank = commands.add_parser("rank", parents=[common], help="re-rank items for a user")
+    rank.add_argument("group")
+    rank.add_argument("campaign")
+    rank.add_argument("--user-id", required=True)
+    rank.add_argument("--items", required=True, help="comma-separated item ids, at most 500")
+    rank.set_defaults(handler=_rank)
 
 
 def _add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -305,6 +396,8 @@ def _parse_hyperparameters(pairs: Sequence[str]) -> dict[str, str]:
 def _create_solution(args: argparse.Namespace) -> Any:
     from engine.training import create_solution
 
+    included = _parse_columns(args.include_columns, "include-columns")
+    excluded = _parse_columns(args.exclude_columns, "exclude-columns")
     group = _store(args).dataset_group(args.group)
     solution = create_solution(
         group,
@@ -315,6 +408,11 @@ def _create_solution(args: argparse.Namespace) -> Any:
         hyperparameters=_parse_hyperparameters(args.hyperparameter),
         seed=args.seed,
         test_share=args.test_share,
+        included_columns=included,
+        excluded_columns=excluded,
+        training_window_start=args.window_start,
+        training_window_end=args.window_end,
+        training_window_days=args.window_days,
     )
     return solution.describe()
 
@@ -337,6 +435,8 @@ def _version_summary(version: Any) -> dict[str, Any]:
         "num_users",
         "num_items",
         "num_test_users",
+        "training_columns",
+        "training_window",
         "metrics",
         "timings",
     )
@@ -363,7 +463,7 @@ def _create_campaign(args: argparse.Namespace) -> Any:
 
     group = _store(args).dataset_group(args.group)
     version = get_solution(group, args.solution).version(args.version)
-    campaign = create_campaign(group, args.name, version)
+    campaign = create_campaign(group, args.name, version, sync_with_latest=args.sync_with_latest)
     return {"campaign": campaign.name, "solution": args.solution, "version": version.version_id}
 
 
@@ -410,6 +510,45 @@ def _delete_filter(args: argparse.Namespace) -> Any:
     return {"deleted": args.name}
 
 
+def _similar_items(args: argparse.Namespace) -> Any:
+    from engine.campaign import get_campaign
+
+    campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
+    return campaign.get_similar_items(args.item_id, args.num_results).to_dict()
+
+
+def _rank(args: argparse.Namespace) -> Any:
+    from engine.campaign import get_campaign
+
+    campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
+    items = [item.strip() for item in args.items.split(",") if item.strip()]
+    return campaign.get_personalized_ranking(args.user_id, items).to_dict()
+
+
+def _experiment(args: argparse.Namespace) -> Any:
+    import dataclasses
+
+    from engine.experiments import load_experiment, run_experiment
+
+    configs, settings = load_experiment(args.config)
+    if args.seed is not None:
+        settings = dataclasses.replace(settings, seed=args.seed)
+    group = _store(args).dataset_group(args.group)
+    result = run_experiment(group, configs, settings, show_progress=_progress(args))
+
+    output = args.output or Path(f"experiment-{group.name}")
+    files = {
+        "json": str(result.write_json(output / "experiment.json")),
+        "chart": str(result.write_chart(output / "experiment.png")),
+    }
+    emit = _emit_for(args)
+    emit(result.table())
+    for protocol, counts in result.test_user_counts().items():
+        emit(f"test users, {protocol}: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
+    emit(f"wrote {files['json']} and {files['chart']}")
+    return result.to_dict() | {"files": files}
+
+
 def _demo(args: argparse.Namespace) -> Any:
     from engine.demo import run_demo
 
@@ -427,9 +566,27 @@ def _emit_for(args: argparse.Namespace) -> Callable[[str], None]:
 
 
 def _print_result(result: Any, as_json: bool, command: str) -> None:
-    if result is None or (command == "demo" and not as_json):
+    if result is None or (command in ("demo", "experiment") and not as_json):
         return
-    print(json.dumps(result, indent=None if as_json else 2, default=str))
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        print(render(result))
+
+
+def _report_error(error: RecengineError, as_json: bool) -> int:
+    """Print why the engine refused the input; with ``--json`` also as JSON on stdout."""
+    if isinstance(error, SchemaError):
+        print(f"recengine: {error.source} is not a valid schema:", file=sys.stderr)
+        for reason in error.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        details: dict[str, Any] = {"valid": False, "source": error.source, "reasons": error.reasons}
+    else:
+        print(f"recengine: {error}", file=sys.stderr)
+        details = {"error": type(error).__name__, "message": str(error)}
+    if as_json:
+        print(json.dumps(details, default=str))
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,17 +594,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not getattr(args, "quiet", False):
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    as_json = getattr(args, "json", False)
     try:
         result = args.handler(args)
-    except SchemaError as error:
-        print(f"recengine: {error.source} is not a valid schema:", file=sys.stderr)
-        for reason in error.reasons:
-            print(f"  - {reason}", file=sys.stderr)
-        return 1
     except RecengineError as error:
-        print(f"recengine: {error}", file=sys.stderr)
-        return 1
-    _print_result(result, getattr(args, "json", False), args.command)
+        return _report_error(error, as_json)
+    _print_result(result, as_json, args.command)
     return 0
 
 

@@ -52,7 +52,8 @@ class Problem:
 
     def __str__(self) -> str:
         shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
-        return f"{self.file}, row {self.row}, column {self.column}: {shown!r}: {self.expected}"
+        where = f"{self.file}, row {self.row}, column {self.column}"
+        return f"{where}: got {shown!r}, expected {self.expected}"
 
 
 class SchemaError(RecengineError, ValueError):

@@ -16,6 +16,11 @@ Choices the service leaves open, made here:
 - ``coverage`` is the share of the catalogue (every item of Interactions and Items) that
   appears in at least one test user's top 25.
 - Ties between equal scores are broken by the lower item index, so a ranking is deterministic.
+
+Beside the service's metrics, ``recall_at_K`` (hits in the top K over the number of truth
+items) is computed for the cold-start protocols of :mod:`engine.protocols`, where a user's
+truth can be much larger than K; it is not one of the service's metrics, so a solution
+version does not report it.
 """
 
 from __future__ import annotations
@@ -27,20 +32,26 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from recipes.similarity import top_rows
+
 __all__ = [
     "CUTOFFS",
     "METRIC_NAMES",
+    "RECALL_NAMES",
     "EvaluationSplit",
     "Metrics",
     "evaluate_rankings",
+    "evaluate_scores",
     "rank_top",
-    "top_items",
+    "rows_of_users",
     "split_users",
+    "top_items",
 ]
 
 logger = logging.getLogger(__name__)
 
 CUTOFFS = (5, 10, 25)
+_RANK_BLOCK_BYTES = 16 * 2**20
 MAX_CUTOFF = 25
 METRIC_NAMES = (
     "coverage",
@@ -52,6 +63,7 @@ METRIC_NAMES = (
     "precision_at_10",
     "precision_at_25",
 )
+RECALL_NAMES = tuple(f"recall_at_{cutoff}" for cutoff in CUTOFFS)
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,28 @@ def split_users(
     )
 
 
+def rows_of_users(
+    user_indices: np.ndarray,
+    item_indices: np.ndarray,
+    values: np.ndarray,
+    test_users: np.ndarray,
+    num_items: int,
+) -> sp.csr_matrix:
+    """Summed ``values`` per item, one row per entry of ``test_users``, in that order.
+
+    Only the events of test users may be given (mask the arrays first).
+    """
+    row_of_user = np.full(
+        int(max(user_indices.max(initial=-1), test_users.max(initial=-1))) + 1, -1
+    )
+    row_of_user[test_users] = np.arange(test_users.size)
+    matrix = sp.csr_matrix(
+        (values, (row_of_user[user_indices], item_indices)), shape=(test_users.size, num_items)
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
 def top_items(scores: np.ndarray, count: int) -> np.ndarray:
     """Indices of the ``count`` best finite scores of one row, best first.
 
@@ -133,14 +167,19 @@ def rank_top(scores: np.ndarray, excluded: sp.csr_matrix | None, count: int) -> 
 
     Rows with fewer than ``count`` eligible items are padded with ``-1``.
     """
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores = np.array(scores, copy=True)
+    if scores.dtype.kind != "f":
+        scores = scores.astype(np.float64)
     if excluded is not None and excluded.nnz:
         rows = np.repeat(np.arange(excluded.shape[0]), np.diff(excluded.indptr))
         scores[rows, excluded.indices] = -np.inf
+
+    # A few rows at a time, so that the selection's temporaries stay small.
     ranked = np.full((scores.shape[0], count), -1, np.int64)
-    for row in range(scores.shape[0]):
-        best = top_items(scores[row], count)
-        ranked[row, : best.size] = best
+    block = max(1, _RANK_BLOCK_BYTES // (scores.itemsize * max(1, scores.shape[1])))
+    for start in range(0, scores.shape[0], block):
+        rows_slice = slice(start, start + block)
+        ranked[rows_slice] = top_rows(scores[rows_slice], count, positive_only=False)[0]
     return ranked
 
 
@@ -156,25 +195,57 @@ def evaluate_rankings(
 
     ``histories`` and ``truths`` have one row per entry of ``test_users``.
     """
-    has_truth = np.diff(truths.indptr) > 0
-    histories, truths = histories[has_truth], truths[has_truth]
-    kept_users = test_users[has_truth]
-    ranked = np.full((kept_users.size, MAX_CUTOFF), -1, np.int64)
-    for start in range(0, kept_users.size, batch_size):
+    return evaluate_scores(
+        lambda rows: score_histories(histories[rows]),
+        histories,
+        truths,
+        test_users,
+        num_items,
+        batch_size=batch_size,
+    )
+
+
+def evaluate_scores(
+    score_rows: Callable[[np.ndarray], np.ndarray],
+    excluded: sp.csr_matrix,
+    truths: sp.csr_matrix,
+    test_users: np.ndarray,
+    num_items: int,
+    metric_names: tuple[str, ...] = METRIC_NAMES,
+    batch_size: int = 1024,
+) -> Metrics:
+    """Rank items for each test user and compute ``metric_names``.
+
+    Parameters
+    ----------
+    score_rows : callable
+        Given positions into ``test_users``, returns their scores, one row each.
+    excluded, truths : csr_matrix of shape (len(test_users), num_items)
+        Items never to rank for the row (its history), and the items it should get.
+    test_users : ndarray
+        Who each row is; users with an empty truth are skipped and counted.
+    num_items : int
+        Items that can be ranked; ``coverage`` is the share of them in some top 25.
+    metric_names : tuple of str
+        Which of :data:`METRIC_NAMES` and :data:`RECALL_NAMES` to report.
+    """
+    kept = np.flatnonzero(np.diff(truths.indptr) > 0)
+    excluded, truths = excluded[kept], truths[kept]
+    ranked = np.full((kept.size, MAX_CUTOFF), -1, np.int64)
+    for start in range(0, kept.size, batch_size):
         rows = slice(start, start + batch_size)
-        scores = score_histories(histories[rows])
-        ranked[rows] = rank_top(scores, histories[rows], MAX_CUTOFF)
+        ranked[rows] = rank_top(score_rows(kept[rows]), excluded[rows], MAX_CUTOFF)
 
     per_user = _per_user_metrics(ranked, truths)
-    values = {name: float(per_user[name].mean()) if kept_users.size else 0.0 for name in per_user}
+    values = {name: float(per_user[name].mean()) if kept.size else 0.0 for name in per_user}
     recommended = np.unique(ranked[ranked >= 0])
     values["coverage"] = recommended.size / num_items if num_items else 0.0
-    logger.debug("evaluated %d test users", kept_users.size)
+    logger.debug("evaluated %d test users", kept.size)
     return Metrics(
-        values={name: values[name] for name in METRIC_NAMES},
-        per_user=per_user,
-        test_users=kept_users,
-        num_test_users_skipped=int((~has_truth).sum()),
+        values={name: values[name] for name in metric_names},
+        per_user={name: per_user[name] for name in metric_names if name in per_user},
+        test_users=test_users[kept],
+        num_test_users_skipped=int(test_users.size - kept.size),
     )
 
 
@@ -197,4 +268,5 @@ def _per_user_metrics(ranked: np.ndarray, truths: sp.csr_matrix) -> dict[str, np
         ideal = np.cumsum(discounts[:cutoff])[np.maximum(ideal_counts, 1) - 1]
         per_user[f"normalized_discounted_cumulative_gain_at_{cutoff}"] = gains / ideal
         per_user[f"precision_at_{cutoff}"] = hits[:, :cutoff].sum(axis=1) / cutoff
+        per_user[f"recall_at_{cutoff}"] = hits[:, :cutoff].sum(axis=1) / np.maximum(num_relevant, 1)
     return per_user

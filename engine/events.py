@@ -17,9 +17,16 @@ Field mapping, as the service does it:
 - ``properties`` is a JSON object whose camelCase keys name other schema columns
   (``numberOfRatings`` → ``NUMBER_OF_RATINGS``); a list value is joined with ``|``.
 
-Limitation: the service keeps only one of two events with the same event id, or with the same
-timestamp and properties; here both are kept. A session's events are not yet joined to the
-user id that a later event of the session carries.
+An anonymous visitor's events carry the session id as ``USER_ID``. An event with both a
+session id and a user id joins the session to the user: from then on the session's events,
+earlier and later, count as the user's, in campaigns at once and in the next training (see
+:mod:`engine.store.sessions` and :mod:`engine.live_events`).
+
+Training uses only the first logged event of each event id, as the service does.
+
+Limitation: the service also keeps only one of two events with the same timestamp and
+properties; here both are kept. A campaign folds in every event it reads, a repeated event
+id included, until the next training.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from engine.errors import (
     ValidationError,
 )
 from engine.schema import Schema
-from engine.store import Dataset, DatasetGroup
+from engine.store import Dataset, DatasetGroup, Store
 from engine.store.event_log import EventLog
 from engine.store.files import read_json, write_json, writer_lock
 from engine.store.store import check_name
@@ -56,7 +63,9 @@ __all__ = [
     "Event",
     "EventTracker",
     "create_event_tracker",
+    "find_event_tracker",
     "get_event_tracker",
+    "put_events",
     "put_items",
     "put_users",
 ]
@@ -229,6 +238,45 @@ def get_event_tracker(group: DatasetGroup) -> EventTracker:
         raise NotFoundError(f"dataset group {group.name!r} has no event tracker; create one first")
     record = read_json(path)
     return EventTracker(group, record["name"], record["tracking_id"], record["status"])
+
+
+def find_event_tracker(store: Store, tracking_id: str) -> EventTracker:
+    """The event tracker with ``tracking_id``, in whichever dataset group of ``store``.
+
+    Raises
+    ------
+    NotFoundError
+        No dataset group of the store has an event tracker with that tracking id.
+    """
+    for group in store.list_dataset_groups():
+        path = group.path / TRACKER_FILE
+        if path.is_file() and read_json(path)["tracking_id"] == tracking_id:
+            return get_event_tracker(group)
+    raise NotFoundError(
+        f"no event tracker of the store at {store.root} has tracking id {tracking_id!r}"
+    )
+
+
+def put_events(
+    store: Store,
+    tracking_id: str,
+    session_id: str,
+    event_list: Sequence[Event | Mapping[str, Any]],
+    user_id: str | None = None,
+) -> None:
+    """The service's ``PutEvents``: find the tracker by its tracking id, then put the events.
+
+    Parameters and errors are those of :meth:`EventTracker.put_events`, and
+    :func:`find_event_tracker`'s for an unknown tracking id. Each call looks the tracker
+    up; a caller that sends many events keeps the tracker and calls its ``put_events``.
+
+    Examples
+    --------
+    >>> put_events(Store("recengine-data"), tracking_id, "session-1",
+    ...            [{"eventType": "watch", "sentAt": 1700000000, "itemId": "v17"}],
+    ...            user_id="u42")  # doctest: +SKIP
+    """
+    find_event_tracker(store, tracking_id).put_events(session_id, event_list, user_id)
 
 
 def put_users(group: DatasetGroup, users: Sequence[Mapping[str, Any]]) -> None:

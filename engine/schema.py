@@ -33,7 +33,7 @@ from typing import Any
 
 import fastavro
 
-from engine.errors import InvalidInputError, SchemaError
+from engine.errors import InvalidInputError, NotFoundError, SchemaError
 
 __all__ = [
     "DATASET_TYPES",
@@ -215,8 +215,8 @@ def parse_schema(
         Listing every broken rule, each naming the field and the rule.
     InvalidInputError
         If ``dataset_type`` is not supported.
-    OSError
-        If ``source`` is a path that cannot be read.
+    NotFoundError
+        If ``source`` is a path to no file.
 
     Examples
     --------
@@ -253,7 +253,14 @@ def _read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[st
     if isinstance(source, str) and source.lstrip().startswith("{"):
         return source, "schema"
     path = Path(source)
-    return path.read_text(encoding="utf-8"), path.name
+    if not path.is_file():
+        raise NotFoundError(f"schema file {path} does not exist")
+    try:
+        return path.read_text(encoding="utf-8"), path.name
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(
+            f"schema file {path} cannot be read as UTF-8 text: {error}"
+        ) from None
 
 
 def _load_json(text: str, label: str) -> dict[str, Any]:

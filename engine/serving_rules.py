@@ -69,7 +69,8 @@ _GROUPS = 256
 class RecommendedItem:
     """One recommended item, its score, why it is there and the promotion that placed it.
 
-    ``score`` is None for the popular items that fill a list a filter left short.
+    ``score`` is None for the popular items that fill a list a filter left short, and for
+    an item a ranking lists without scoring it.
     """
 
     item_id: str

@@ -1,6 +1,14 @@
 """Recommendation algorithms behind one small contract (see :mod:`recipes.base`)."""
 
-from recipes.base import FeatureColumn, Features, Hyperparameter, InteractionData, Model, Recipe
+from recipes.base import (
+    FeatureColumn,
+    Features,
+    Hyperparameter,
+    InteractionData,
+    Model,
+    Recipe,
+    Refresh,
+)
 from recipes.registry import available_recipes, get_recipe, register_recipe
 
 __all__ = [
@@ -10,6 +18,7 @@ __all__ = [
     "InteractionData",
     "Model",
     "Recipe",
+    "Refresh",
     "available_recipes",
     "get_recipe",
     "register_recipe",

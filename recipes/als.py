@@ -23,13 +23,25 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from engine.errors import InvalidInputError
-from recipes.base import Hyperparameter, InteractionData, Model, Recipe
+from recipes.base import (
+    Hyperparameter,
+    InteractionData,
+    Model,
+    Recipe,
+    Refresh,
+    check_history_columns,
+    checked_user_indices,
+)
+from recipes.recency import RECENCY_HYPERPARAMETER, recency_weights
 
 __all__ = [
     "ALSModel",
+    "EventWeightedRecipe",
     "UserPersonalization",
     "parse_event_weights",
     "recency_weights",
+    "regularized_gramian",
+    "solve_factors",
     "weigh_events",
 ]
 
@@ -39,8 +51,6 @@ logger = logging.getLogger(__name__)
 _FOLD_IN_BATCH_BYTES = 64 * 2**20
 
 _EVENT_WEIGHTS_FORMAT = 'a comma-separated list of name=weight, such as "watch=1.0,click=0.25"'
-_SECONDS_PER_DAY = 86400.0
-
 # The hyperparameters of every recipe that weighs events by ``weigh_events``.
 EVENT_WEIGHT_HYPERPARAMETERS = (
     Hyperparameter(
@@ -55,18 +65,29 @@ EVENT_WEIGHT_HYPERPARAMETERS = (
         False,
         description="Multiply each event's weight by its EVENT_VALUE where it has one.",
     ),
-    Hyperparameter(
-        "recency_half_life_days",
-        float,
-        0.0,
-        0.0,
-        36500.0,
-        description=(
-            "Halve an event's weight per this many days before the newest event; 0 turns "
-            "recency weighting off."
-        ),
-    ),
+    RECENCY_HYPERPARAMETER,
 )
+
+
+class EventWeightedRecipe(Recipe):
+    """A recipe whose events weigh as :func:`weigh_events` says.
+
+    It declares :data:`EVENT_WEIGHT_HYPERPARAMETERS` among its own and checks
+    ``event_weights`` when the hyperparameters are validated.
+    """
+
+    @classmethod
+    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Validate as :class:`~recipes.base.Recipe` does, and parse ``event_weights`` too."""
+        validated = super().validate_hyperparameters(values)
+        parse_event_weights(validated["event_weights"])
+        return validated
+
+    def event_weights(
+        self, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Weight per event, as :func:`weigh_events` gives it."""
+        return weigh_events(data, hyperparameters)
 
 
 class ALSModel(Model):
@@ -115,13 +136,7 @@ class ALSModel(Model):
         InvalidInputError
             An index is not a training user.
         """
-        indices = np.asarray(user_indices, dtype=np.int64)
-        outside = indices[(indices < 0) | (indices >= self.num_users)]
-        if outside.size:
-            raise InvalidInputError(
-                f"user index {int(outside[0])} is out of range: the model has "
-                f"{self.num_users} users"
-            )
+        indices = checked_user_indices(user_indices, self.num_users)
         return self.user_factors[indices] @ self.item_factors.T
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
@@ -152,18 +167,15 @@ class ALSModel(Model):
             The histories do not have one column per item.
         """
         matrix = self._checked_histories(histories)
-        rows, factors = matrix.shape[0], self.item_factors.shape[1]
-        batch = max(1, _FOLD_IN_BATCH_BYTES // (8 * factors * factors))
-
-        user_factors = np.empty((rows, factors), dtype=np.float32)
-        for start in range(0, rows, batch):
-            stop = min(rows, start + batch)
-            user_factors[start:stop] = self._fold_in_rows(matrix[start:stop])
-        return user_factors
+        return solve_factors(matrix, self.item_factors, self.alpha, self._regularized_gramian())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The learned arrays, ``user_factors`` and ``item_factors``."""
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def similarity_vectors(self) -> np.ndarray:
+        """The item factors: items whose factors point the same way are alike."""
+        return self.item_factors
 
     @classmethod
     def from_arrays(
@@ -178,36 +190,66 @@ class ALSModel(Model):
         )
 
     def _checked_histories(self, histories: sp.csr_matrix) -> sp.csr_matrix:
-        if histories.shape[1] != self.num_items:
-            raise InvalidInputError(
-                f"histories have {histories.shape[1]} columns; the model scores "
-                f"{self.num_items} items"
-            )
+        check_history_columns(histories, self.num_items)
         matrix = sp.csr_matrix(histories, dtype=np.float64, copy=True)
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
         return matrix
 
-    def _fold_in_rows(self, histories: sp.csr_matrix) -> np.ndarray:
-        gramian = self._regularized_gramian()
-        systems = np.repeat(gramian[np.newaxis], histories.shape[0], axis=0)
-        targets = np.zeros((histories.shape[0], gramian.shape[0]))
-
-        # Add each row's observed items: Yᵤᵀ(Cᵤ - I)Yᵤ to the system, YᵤᵀCᵤpᵤ to the target.
-        for row in range(histories.shape[0]):
-            span = slice(histories.indptr[row], histories.indptr[row + 1])
-            observed = self.item_factors[histories.indices[span]].astype(np.float64)
-            confidence = self.alpha * histories.data[span]
-            systems[row] += (observed * (np.abs(confidence) - 1)[:, np.newaxis]).T @ observed
-            targets[row] = observed.T @ np.maximum(confidence, 0.0)
-        return _solve(systems, targets)
-
     def _regularized_gramian(self) -> np.ndarray:
         if self._gramian is None:
-            item_factors = self.item_factors.astype(np.float64)
-            identity = np.eye(item_factors.shape[1])
-            self._gramian = item_factors.T @ item_factors + self.regularization * identity
+            self._gramian = regularized_gramian(self.item_factors, self.regularization)
         return self._gramian
+
+
+def regularized_gramian(fixed: np.ndarray, regularization: float) -> np.ndarray:
+    """``YᵀY + λI`` in float64 for the fixed side's factors ``Y``."""
+    factors = np.asarray(fixed, dtype=np.float64)
+    return factors.T @ factors + regularization * np.eye(factors.shape[1])
+
+
+def solve_factors(
+    histories: sp.csr_matrix, fixed: np.ndarray, alpha: float, gramian: np.ndarray
+) -> np.ndarray:
+    """One ALS half-step for the rows of ``histories``, the other side's factors held fixed.
+
+    For users ``fixed`` holds the item factors and ``histories`` the users' weighted rows;
+    for items it is the other way round. ``gramian`` is :func:`regularized_gramian` of
+    ``fixed``. Returns float32 factors, one row per history row.
+    """
+    rows, factors = histories.shape[0], fixed.shape[1]
+    batch = max(1, _FOLD_IN_BATCH_BYTES // (8 * factors * factors))
+    if rows <= batch:
+        return _solve_rows(histories, fixed, alpha, gramian).astype(np.float32)
+    solved = np.empty((rows, factors), dtype=np.float32)
+    for start in range(0, rows, batch):
+        stop = min(rows, start + batch)
+        solved[start:stop] = _solve_rows(histories[start:stop], fixed, alpha, gramian)
+    return solved
+
+
+def _solve_rows(
+    histories: sp.csr_matrix, fixed: np.ndarray, alpha: float, gramian: np.ndarray
+) -> np.ndarray:
+    systems = np.repeat(gramian[np.newaxis], histories.shape[0], axis=0)
+    targets = np.zeros((histories.shape[0], gramian.shape[0]))
+
+    # Add each row's observed entries: Yᵤᵀ(Cᵤ - I)Yᵤ to the system, YᵤᵀCᵤpᵤ to the target.
+    for row in range(histories.shape[0]):
+        span = slice(histories.indptr[row], histories.indptr[row + 1])
+        observed = fixed[histories.indices[span]].astype(np.float64)
+        confidence = alpha * histories.data[span]
+        systems[row] += (observed * (np.abs(confidence) - 1)[:, np.newaxis]).T @ observed
+        targets[row] = observed.T @ np.maximum(confidence, 0.0)
+    return _solve(systems, targets)
+
+
+def _carried(factors: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Rows of ``factors`` at ``known``, zeros where ``known`` is -1 (float32)."""
+    carried = np.zeros((known.size, factors.shape[1]), dtype=np.float32)
+    mask = known >= 0
+    carried[mask] = factors[known[mask]]
+    return carried
 
 
 def _solve(systems: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -219,7 +261,7 @@ def _solve(systems: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return (np.linalg.pinv(systems) @ targets[..., np.newaxis])[..., 0]
 
 
-class UserPersonalization(Recipe):
+class UserPersonalization(EventWeightedRecipe):
     """Implicit-feedback ALS, the counterpart of the service's ``aws-user-personalization``.
 
     Each event adds a weight to its user × item pair (see :func:`weigh_events`): the weight
@@ -249,6 +291,7 @@ class UserPersonalization(Recipe):
     name: ClassVar[str] = "user-personalization"
     description: ClassVar[str] = "Implicit-feedback ALS with fold-in of new users' histories."
     model_class: ClassVar[type[Model]] = ALSModel
+    supports_update: ClassVar[bool] = True
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = (
         Hyperparameter(
             "factors", int, 64, 1, 1024, description="Latent factors per user and per item."
@@ -273,19 +316,6 @@ class UserPersonalization(Recipe):
             description="Compute and log the training loss after each iteration.",
         ),
     )
-
-    @classmethod
-    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Validate as :class:`~recipes.base.Recipe` does, and parse ``event_weights`` too."""
-        validated = super().validate_hyperparameters(values)
-        parse_event_weights(validated["event_weights"])
-        return validated
-
-    def event_weights(
-        self, data: InteractionData, hyperparameters: Mapping[str, Any]
-    ) -> np.ndarray:
-        """Weight per event, as :func:`weigh_events` gives it."""
-        return weigh_events(data, hyperparameters)
 
     def fit(
         self,
@@ -316,6 +346,44 @@ class UserPersonalization(Recipe):
             alpha=hyperparameters["alpha"],
         )
 
+    def update(
+        self, refresh: Refresh, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> ALSModel:
+        """Refresh a FULL version's factors with the current data, without refitting.
+
+        Known users and items keep their factors. A new item's factors are solved from the
+        users who took it, a new or changed user's from their whole history, then the new
+        items once more with those users in: three ALS half-steps on those rows only.
+        """
+        base = refresh.model
+        if not isinstance(base, ALSModel):
+            raise InvalidInputError(f"an UPDATE of {self.name!r} needs an ALS model to refresh")
+        matrix = data.matrix(self.event_weights(data, hyperparameters)).astype(np.float64)
+        matrix.eliminate_zeros()
+        by_item = matrix.T.tocsr()
+        regularization, alpha = hyperparameters["regularization"], hyperparameters["alpha"]
+
+        users = _carried(base.user_factors, refresh.known_users)
+        items = _carried(base.item_factors, refresh.known_items)
+        new_items = np.flatnonzero(refresh.known_items < 0)
+        changed = np.flatnonzero(refresh.changed_users)
+
+        def half_step(rows: sp.csr_matrix, fixed: np.ndarray) -> np.ndarray:
+            gramian = regularized_gramian(fixed, regularization)
+            return solve_factors(rows, fixed, alpha, gramian)
+
+        items[new_items] = half_step(by_item[new_items], users)
+        users[changed] = half_step(matrix[changed], items)
+        items[new_items] = half_step(by_item[new_items], users)
+        logger.info(
+            "updated %s: %d new items, %d new or changed users of %d",
+            self.name,
+            new_items.size,
+            changed.size,
+            data.num_users,
+        )
+        return ALSModel(users, items, regularization=regularization, alpha=alpha)
+
 
 def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> np.ndarray:
     """Weight of each event: its type's weight, its value, its recency (float32).
@@ -341,18 +409,6 @@ def weigh_events(data: InteractionData, hyperparameters: Mapping[str, Any]) -> n
     if half_life > 0:
         weights = weights * recency_weights(data.timestamps, half_life)
     return weights.astype(np.float32)
-
-
-def recency_weights(timestamps: np.ndarray, half_life_days: float) -> np.ndarray:
-    """``0.5 ** (age / half_life)``, age in days before the newest of ``timestamps``.
-
-    The newest event weighs 1, one ``half_life_days`` older weighs 0.5. Empty input gives
-    an empty array.
-    """
-    if timestamps.size == 0:
-        return np.ones(0)
-    age_days = (timestamps.max() - timestamps).astype(np.float64) / _SECONDS_PER_DAY
-    return np.exp2(-age_days / half_life_days)
 
 
 def parse_event_weights(text: str) -> dict[str, float]:

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, InvalidStateError
+from recipes.similarity import cosine_neighbours
 
 __all__ = [
     "FeatureColumn",
@@ -26,6 +27,9 @@ __all__ = [
     "InteractionData",
     "Model",
     "Recipe",
+    "Refresh",
+    "check_history_columns",
+    "checked_user_indices",
 ]
 
 
@@ -179,14 +183,49 @@ def _convert(kind: type, value: Any) -> Any:
     return kind(value)
 
 
+def checked_user_indices(user_indices: np.ndarray, num_users: int) -> np.ndarray:
+    """``user_indices`` as int64, refused if one is not in ``[0, num_users)``.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the first index out of range.
+    """
+    indices = np.asarray(user_indices, dtype=np.int64)
+    outside = indices[(indices < 0) | (indices >= num_users)]
+    if outside.size:
+        raise InvalidInputError(
+            f"user index {int(outside[0])} is out of range: the model has {num_users} users"
+        )
+    return indices
+
+
+def check_history_columns(histories: sp.spmatrix, num_items: int) -> None:
+    """Refuse histories that do not have one column per item of the model.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming both counts.
+    """
+    if histories.shape[1] != num_items:
+        raise InvalidInputError(
+            f"histories have {histories.shape[1]} columns; the model scores {num_items} items"
+        )
+
+
 class Model(ABC):
     """A trained model: learned arrays plus numpy scoring.
 
     ``score_users`` scores users seen in training; ``score_histories`` scores users from a
-    history given at request time (held-out users in evaluation, new users in serving).
+    history given at request time (held-out users in evaluation, new users in serving);
+    ``score_new_users`` does the same for users whose metadata rows the model knows.
     """
 
     recipe: ClassVar[str]
+    #: Whether every user gets the same scores (popularity, trending), so that a user the
+    #: model never saw can be served its list rather than a fallback.
+    same_for_every_user: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -201,6 +240,16 @@ class Model(ABC):
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         """Scores for users given only their weighted histories (rows × num_items)."""
 
+    def score_new_users(self, histories: sp.csr_matrix, user_indices: np.ndarray) -> np.ndarray:
+        """Scores of users without training events, from their histories and metadata rows.
+
+        ``user_indices`` say which row of the training data's user metadata each history
+        row is, so that a model that learns from Users columns can add what it knows of
+        them. By default the metadata is not used and the histories alone are scored, as
+        :meth:`score_histories` does.
+        """
+        return self.score_histories(histories)
+
     @abstractmethod
     def arrays(self) -> dict[str, np.ndarray]:
         """The learned arrays to save, by file stem."""
@@ -212,6 +261,56 @@ class Model(ABC):
     ) -> Model:
         """Rebuild a model from :meth:`arrays` and the validated hyperparameters."""
 
+    def similarity_vectors(self) -> np.ndarray | None:
+        """One vector per item whose cosine says how alike two items are; ``None`` if none.
+
+        Factor models return their item factors or embeddings; the default has none.
+        """
+        return None
+
+    @property
+    def supports_similar_items(self) -> bool:
+        """Whether :meth:`similar_items` can relate items (by default: it has item vectors)."""
+        return self.similarity_vectors() is not None
+
+    def similar_items(self, item_index: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``count`` items most like ``item_index``, best first, and their scores.
+
+        Never the item itself. The default ranks items by the positive cosine of their
+        :meth:`similarity_vectors`, ties to the lower index.
+
+        Raises
+        ------
+        InvalidStateError
+            The model has no item-to-item similarity.
+        """
+        vectors = self.similarity_vectors()
+        if vectors is None:
+            raise InvalidStateError(f"a {self.recipe} model has no item-to-item similarity")
+        return cosine_neighbours(vectors, item_index, count)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What a training in ``UPDATE`` mode starts from (see :meth:`Recipe.update`).
+
+    Attributes
+    ----------
+    model : Model
+        The model of the solution's latest ACTIVE ``FULL`` version.
+    known_users, known_items : int64 arrays
+        For each user (item) of the current data, its index in ``model``, or -1 for one the
+        model never saw.
+    changed_users : bool array
+        For each user of the current data, whether their weighted history differs from the
+        one ``model`` was trained on; every new user has changed.
+    """
+
+    model: Model
+    known_users: np.ndarray
+    known_items: np.ndarray
+    changed_users: np.ndarray
+
 
 @dataclass
 class Recipe(ABC):
@@ -219,13 +318,15 @@ class Recipe(ABC):
 
     Subclasses set ``name``, ``hyperparameters`` and ``model_class`` and implement
     :meth:`fit`. :meth:`event_weights` turns selected events into the weight each adds to
-    the user × item matrix; the default counts every event once.
+    the user × item matrix; the default counts every event once. A recipe that sets
+    ``supports_update`` implements :meth:`update`, the service's ``UPDATE`` training mode.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = ()
     model_class: ClassVar[type[Model]]
+    supports_update: ClassVar[bool] = False
     settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -262,3 +363,21 @@ class Recipe(ABC):
         show_progress: bool = False,
     ) -> Model:
         """Train on ``data`` with validated ``hyperparameters``; deterministic for ``seed``."""
+
+    def update(
+        self, refresh: Refresh, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> Model:
+        """Bring ``refresh.model`` up to ``data`` without training from scratch.
+
+        The service's ``UPDATE`` mode: new users and items enter the model and users whose
+        history changed are refreshed, while what the model learned stays. Only recipes
+        that set ``supports_update`` implement it.
+
+        Raises
+        ------
+        InvalidInputError
+            The recipe has no UPDATE mode.
+        """
+        raise InvalidInputError(
+            f"recipe {self.name!r} cannot train in UPDATE mode; train a FULL version instead"
+        )

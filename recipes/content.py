@@ -18,9 +18,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from engine.errors import InvalidInputError
-from recipes.als import EVENT_WEIGHT_HYPERPARAMETERS, parse_event_weights, weigh_events
-from recipes.base import Hyperparameter, InteractionData, Model, Recipe
-from recipes.featurize import feature_matrix
+from recipes.als import EVENT_WEIGHT_HYPERPARAMETERS, EventWeightedRecipe
+from recipes.base import (
+    Hyperparameter,
+    InteractionData,
+    Model,
+    check_history_columns,
+    checked_user_indices,
+)
+from recipes.featurize import MAX_TEXT_FEATURES, feature_matrix
 
 __all__ = ["ContentBased", "ContentModel"]
 
@@ -76,13 +82,7 @@ class ContentModel(Model):
         InvalidInputError
             An index is not a training user.
         """
-        indices = np.asarray(user_indices, dtype=np.int64)
-        outside = indices[(indices < 0) | (indices >= self.num_users)]
-        if outside.size:
-            raise InvalidInputError(
-                f"user index {int(outside[0])} is out of range: the model has "
-                f"{self.num_users} users"
-            )
+        indices = checked_user_indices(user_indices, self.num_users)
         return self._cosine(self.user_profiles[indices])
 
     def score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
@@ -93,11 +93,7 @@ class ContentModel(Model):
         InvalidInputError
             The histories do not have one column per item.
         """
-        if histories.shape[1] != self.num_items:
-            raise InvalidInputError(
-                f"histories have {histories.shape[1]} columns; the model scores "
-                f"{self.num_items} items"
-            )
+        check_history_columns(histories, self.num_items)
         return self._cosine(profiles(sp.csr_matrix(histories), self.item_vectors))
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -107,6 +103,10 @@ class ContentModel(Model):
             "user_profiles": self.user_profiles,
             "feature_names": self.feature_names,
         }
+
+    def similarity_vectors(self) -> np.ndarray:
+        """The unit metadata vectors: items with alike metadata are alike."""
+        return self.item_vectors
 
     @classmethod
     def from_arrays(
@@ -136,7 +136,7 @@ def unit_rows(matrix: sp.csr_matrix) -> np.ndarray:
     return (dense / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-class ContentBased(Recipe):
+class ContentBased(EventWeightedRecipe):
     """Recommend items whose metadata resembles what the user took.
 
     Items are featurized from the Items dataset: categorical fields one-hot, numeric fields
@@ -166,28 +166,8 @@ class ContentBased(Recipe):
     model_class: ClassVar[type[Model]] = ContentModel
     hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = (
         *EVENT_WEIGHT_HYPERPARAMETERS,
-        Hyperparameter(
-            "max_text_features",
-            int,
-            500,
-            1,
-            100000,
-            description="Most frequent terms of the textual field kept for TF-IDF.",
-        ),
+        MAX_TEXT_FEATURES,
     )
-
-    @classmethod
-    def validate_hyperparameters(cls, values: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Validate as :class:`~recipes.base.Recipe` does, and parse ``event_weights`` too."""
-        validated = super().validate_hyperparameters(values)
-        parse_event_weights(validated["event_weights"])
-        return validated
-
-    def event_weights(
-        self, data: InteractionData, hyperparameters: Mapping[str, Any]
-    ) -> np.ndarray:
-        """Weight per event, as :func:`recipes.als.weigh_events` gives it."""
-        return weigh_events(data, hyperparameters)
 
     def fit(
         self,

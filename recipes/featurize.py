@@ -23,11 +23,21 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recipes.base import FeatureColumn, Features
+from recipes.base import FeatureColumn, Features, Hyperparameter
 
-__all__ = ["FeatureMatrix", "feature_matrix"]
+__all__ = ["MAX_TEXT_FEATURES", "FeatureMatrix", "feature_matrix"]
 
 logger = logging.getLogger(__name__)
+
+#: The hyperparameter of the recipes that featurize a textual column.
+MAX_TEXT_FEATURES = Hyperparameter(
+    "max_text_features",
+    int,
+    500,
+    1,
+    100000,
+    description="Most frequent terms of the textual field kept for TF-IDF.",
+)
 
 
 @dataclass(frozen=True)

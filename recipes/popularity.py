@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from recipes.base import InteractionData, Model, Recipe
+from recipes.base import Hyperparameter, InteractionData, Model, Recipe
+from recipes.recency import RECENCY_HYPERPARAMETER, recency_weights
 
 __all__ = ["PopularityCount", "PopularityModel"]
 
@@ -72,7 +73,9 @@ class PopularityCount(Recipe):
     """Items ranked by how many distinct users interacted with them.
 
     A user who repeats an event on an item counts once for that item, as the service counts
-    "most interactions from unique users". There are no hyperparameters.
+    "most interactions from unique users". With ``recency_half_life_days`` set, each user
+    counts with the recency weight of their newest event on the item
+    (see :mod:`recipes.recency`), so items popular lately rise above items popular long ago.
 
     Examples
     --------
@@ -85,6 +88,7 @@ class PopularityCount(Recipe):
     name: ClassVar[str] = "popularity-count"
     description: ClassVar[str] = "Items by count of distinct users; the same list for everyone."
     model_class: ClassVar[type[Model]] = PopularityModel
+    hyperparameters: ClassVar[tuple[Hyperparameter, ...]] = (RECENCY_HYPERPARAMETER,)
 
     def fit(
         self,
@@ -95,7 +99,7 @@ class PopularityCount(Recipe):
     ) -> PopularityModel:
         """Count distinct users per item; ``seed`` and ``show_progress`` are not needed."""
         start = time.perf_counter()
-        popularity = distinct_users_per_item(data)
+        popularity = distinct_users_per_item(data, hyperparameters["recency_half_life_days"])
         logger.info(
             "fitted %s on %d events over %d items in %.2f s",
             self.name,
@@ -106,7 +110,17 @@ class PopularityCount(Recipe):
         return PopularityModel(popularity)
 
 
-def distinct_users_per_item(data: InteractionData) -> np.ndarray:
-    """Number of distinct users with at least one event on each item, float32."""
-    matrix = data.matrix()
-    return np.bincount(matrix.indices, minlength=data.num_items).astype(np.float32)
+def distinct_users_per_item(data: InteractionData, half_life_days: float = 0.0) -> np.ndarray:
+    """Distinct users with an event on each item, each weighed by their newest event's recency.
+
+    With ``half_life_days`` 0 every user counts 1, so this is the plain count.
+    """
+    pairs = data.user_indices.astype(np.int64) * data.num_items + data.item_indices
+    unique_pairs, pair_of_event = np.unique(pairs, return_inverse=True)
+    newest = np.full(unique_pairs.size, np.iinfo(np.int64).min)
+    np.maximum.at(newest, pair_of_event, data.timestamps)
+
+    # The newest pair holds the newest event, so ages count from it as in the other recipes.
+    weights = recency_weights(newest, half_life_days)
+    items = unique_pairs % data.num_items
+    return np.bincount(items, weights=weights, minlength=data.num_items).astype(np.float32)

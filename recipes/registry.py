@@ -16,7 +16,10 @@ ENTRY_POINT_GROUP = "recengine.recipes"
 _BUILTIN = {
     "content-based": "recipes.content:ContentBased",
     "hybrid": "recipes.hybrid:Hybrid",
+    "personalized-ranking": "recipes.ranking:PersonalizedRanking",
     "popularity-count": "recipes.popularity:PopularityCount",
+    "similar-items": "recipes.similar_items:SimilarItems",
+    "trending-now": "recipes.trending:TrendingNow",
     "user-personalization": "recipes.als:UserPersonalization",
 }
 _REGISTERED: dict[str, type[Recipe]] = {}

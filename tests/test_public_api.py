@@ -6,7 +6,16 @@ import sys
 
 import pytest
 
-PACKAGES = ["engine", "engine.store", "recipes", "datasets", "engine.errors", "engine.training"]
+PACKAGES = [
+    "engine",
+    "engine.store",
+    "recipes",
+    "datasets",
+    "engine.errors",
+    "engine.training",
+    "engine.experiments",
+    "engine.protocols",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -23,3 +32,16 @@ def test_importing_engine_does_not_import_the_training_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert output.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["recipes", "engine.errors", "engine.store", "datasets"])
+def test_each_package_imports_on_its_own(name):
+    code = f"import {name}; print('imported')"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (output.returncode, output.stdout.strip()) == (0, "imported"), output.stderr
+
+
+def test_engine_exports_exactly_its_all():
+    import engine
+
+    assert sorted(engine._EXPORTS) == engine.__all__

@@ -16,7 +16,7 @@ import logging
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ _ARRAYS = (
     "event_type_names",
     "event_values",
     "log_end",
+    "session_ids",
+    "session_user_ids",
 )
 
 
@@ -72,6 +74,10 @@ class InteractionCache:
         The data fingerprint the cache was built from.
     log_end : int
         Bytes of the group's event log included: events past this offset came later.
+    session_ids, session_user_ids : numpy.ndarray
+        The anonymous sessions joined to a user within those bytes, sorted by session id,
+        and the user each is joined to (see :mod:`engine.store.sessions`); their events
+        are already counted as the user's.
 
     Examples
     --------
@@ -89,6 +95,8 @@ class InteractionCache:
     event_values: np.ndarray
     fingerprint: str
     log_end: int = 0
+    session_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.str_))
+    session_user_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.str_))
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -179,6 +187,7 @@ def _build(
         )
     item_ids = _sorted_vocabulary(catalogue)
     event_type_names, event_types = _event_types(table, interactions)
+    joins = sorted(interactions.event_log.session_joins(snapshot.log_end).items())
 
     arrays = {
         "user_indices": _codes(users, user_ids),
@@ -201,6 +210,8 @@ def _build(
         event_type_names=event_type_names,
         fingerprint=fingerprint,
         log_end=snapshot.log_end,
+        session_ids=np.array([session for session, _ in joins], dtype=np.str_),
+        session_user_ids=np.array([user for _, user in joins], dtype=np.str_),
         **{name: array[order] for name, array in arrays.items()},
     )
 

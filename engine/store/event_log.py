@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.store.files import fsync_directory
+from engine.store.sessions import INTERACTIONS, joined_rows, session_joins
 
 __all__ = ["EVENT_LOG", "EventLog", "LogRecord"]
 
@@ -132,11 +133,22 @@ class EventLog:
         return records, start + complete
 
     def rows(self, dataset_type: str, end: int | None = None) -> list[dict[str, Any]]:
-        """Every logged row of ``dataset_type``, oldest first, up to byte ``end``."""
+        """Every logged row of ``dataset_type``, oldest first, up to byte ``end``.
+
+        Interactions rows of anonymous sessions that an event joined to a user carry that
+        user's id (see :mod:`engine.store.sessions`).
+        """
         records, _ = self.read(0, end)
+        if dataset_type == INTERACTIONS:
+            return joined_rows(records)
         return [
             row for record in records if record["dataset"] == dataset_type for row in record["rows"]
         ]
+
+    def session_joins(self, end: int | None = None) -> dict[str, str]:
+        """Session id → user id for the sessions joined to a user up to byte ``end``."""
+        records, _ = self.read(0, end)
+        return session_joins(records)
 
     @contextlib.contextmanager
     def _locked_descriptor(self) -> Iterator[int]:
@@ -172,7 +184,7 @@ def _last_newline_end(stream: Any, size: int) -> int:
 def _truncate_torn_tail(handle: int) -> None:
     """Cut a last line left without its newline by a writer that died mid-write."""
     size = os.fstat(handle).st_size
-    if size == 0:
+    if size == 0 or os.pread(handle, 1, size - 1) == b"\n":
         return
     with os.fdopen(os.dup(handle), "rb") as stream:
         end = _last_newline_end(stream, size)

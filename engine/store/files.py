@@ -17,7 +17,10 @@ from typing import IO, Any
 
 from engine.errors import InUseError
 
+LOCK_FILE = ".writer.lock"
+
 __all__ = [
+    "LOCK_FILE",
     "atomic_open",
     "atomic_write",
     "fsync_directory",
@@ -100,7 +103,7 @@ def writer_lock(root: Path) -> Iterator[None]:
         Another process (or another thread of this one) holds the lock.
     """
     root.mkdir(parents=True, exist_ok=True)
-    lock_path = root / ".writer.lock"
+    lock_path = root / LOCK_FILE
     handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

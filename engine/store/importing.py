@@ -27,8 +27,6 @@ import datetime
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.errors import InvalidInputError, Problem
+from engine.progress import progress_steps
 from engine.store.avro_import import read_avro_strings
 from engine.store.csv_import import read_csv_strings
 from engine.store.dataset import (
@@ -131,7 +130,7 @@ def run_import(
     started = time.perf_counter()
     mode = check_mode(mode, dataset)
 
-    with _steps(show_progress, f"import {path.name}") as step:
+    with progress_steps(show_progress, 3, f"import {path.name}") as step:
         step("reading")
         strings, row_numbers, ragged = _read(path, dataset, file_format)
         step("validating")
@@ -224,25 +223,3 @@ def _live_rows(dataset: Dataset, segments: list[dict[str, Any]]) -> int:
     directory = dataset.path / SEGMENTS
     ids = [pq.read_table(directory / e["file"], columns=[id_column]) for e in segments]
     return int(pc.count_distinct(pa.concat_tables(ids).column(id_column)).as_py())
-
-
-@contextmanager
-def _steps(show_progress: bool, description: str) -> Iterator[Callable[[str], None]]:
-    """Yield a function that marks the start of each step, on a tqdm bar if asked."""
-    if not show_progress:
-        yield lambda name: None
-        return
-
-    from tqdm.auto import tqdm
-
-    with tqdm(total=3, desc=description, unit="step") as bar:
-        started = [False]
-
-        def step(name: str) -> None:
-            if started[0]:
-                bar.update(1)
-            started[0] = True
-            bar.set_postfix_str(name)
-
-        yield step
-        bar.update(1)

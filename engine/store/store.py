@@ -13,16 +13,18 @@ refused at once with :class:`~engine.errors.InUseError`. Readers never take it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from engine.store.files import write_json, writer_lock
+from engine.store.files import LOCK_FILE, write_json, writer_lock
 from engine.store.group import DatasetGroup
 
 __all__ = ["DEFAULT_ROOT", "HOME_VARIABLE", "Store"]
@@ -118,14 +120,24 @@ class Store:
         NotFoundError
             No group has that name.
         InUseError
-            Another writer holds the lock.
+            Another writer holds the store's lock, or a lock within the group (a solution
+            being trained, campaigns being changed).
         """
         group = self.dataset_group(name)
-        with writer_lock(self.root):
+        with writer_lock(self.root), _writer_locks_within(group.path):
             doomed = group.path.with_name(f".deleted-{name}-{uuid.uuid4().hex[:8]}")
             group.path.rename(doomed)
             shutil.rmtree(doomed)
         logger.info("deleted dataset group %s", name)
+
+
+@contextlib.contextmanager
+def _writer_locks_within(directory: Path) -> Iterator[None]:
+    """Hold every writer lock below ``directory``, so that no writer works inside it."""
+    with contextlib.ExitStack() as locks:
+        for lock in sorted(directory.rglob(LOCK_FILE)):
+            locks.enter_context(writer_lock(lock.parent))
+        yield
 
 
 def check_name(name: str) -> None:

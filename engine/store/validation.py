@@ -23,6 +23,7 @@ The rules are the service's:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,26 @@ RowNumbers = Callable[[int], int]
 """Maps a 0-based index in the imported table to the row number reported to the user."""
 
 Column: TypeAlias = pa.ChunkedArray | pa.Array
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _literal(value: bool | int | float | str) -> pa.Scalar:
+    """``value`` as a typed Arrow scalar, for the right-hand side of a compute kernel.
+
+    Given a bare Python value, pyarrow infers its type through a lookup that tries to import
+    ``dateutil`` on every call; that costs about 50 µs a kernel, which made validating one
+    ``put_events`` call take milliseconds. Scalars are immutable, so they are cached.
+    """
+    if isinstance(value, bool):
+        return pa.scalar(value, pa.bool_())
+    if isinstance(value, int):
+        return pa.scalar(value, pa.int64())
+    if isinstance(value, float):
+        return pa.scalar(value, pa.float64())
+    return pa.scalar(value, pa.string())
+
+
+_FALSE = _literal(False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +159,7 @@ def validate_table(
 
 def convert_column(field: Field, values: Column) -> tuple[Column, list[Check]]:
     """Convert one string column to the field's type, collecting the rules it breaks."""
-    empty = pc.equal(values, "")
+    empty = pc.equal(values, _literal(""))
     checks: list[Check] = []
     if not field.nullable:
         checks.append(Check(field.name, empty, "a value: the field is not nullable"))
@@ -156,12 +177,12 @@ def _convert_string(field: Field, values: Column, present: Column) -> tuple[Colu
     lengths = pc.utf8_length(values)
     checks: list[Check] = []
     if field.name.upper() in ID_FIELDS:
-        too_long = pc.greater(lengths, MAX_ID_LENGTH)
+        too_long = pc.greater(lengths, _literal(MAX_ID_LENGTH))
         checks.append(Check(field.name, too_long, f"an id of at most {MAX_ID_LENGTH} characters"))
     elif field.textual:
         values = _truncate_textual(field, values, lengths)
     else:
-        too_long = pc.greater(lengths, MAX_STRING_LENGTH)
+        too_long = pc.greater(lengths, _literal(MAX_STRING_LENGTH))
         what = "including the '|' separators" if field.categorical else "per value"
         expected = f"at most {MAX_STRING_LENGTH} characters {what}"
         checks.append(Check(field.name, too_long, expected))
@@ -172,7 +193,7 @@ def _convert_string(field: Field, values: Column, present: Column) -> tuple[Colu
 
 def _truncate_textual(field: Field, values: Column, lengths: Column) -> Column:
     """Cut textual values to the service's limit, as the service does, and log how many."""
-    truncated = pc.sum(pc.greater(lengths, MAX_TEXTUAL_LENGTH)).as_py() or 0
+    truncated = pc.sum(pc.greater(lengths, _literal(MAX_TEXTUAL_LENGTH))).as_py() or 0
     if not truncated:
         return values
     logger.warning(
@@ -193,34 +214,40 @@ def _convert_integer(field: Field, values: Column, present: Column) -> tuple[Col
     numbers = pc.cast(pc.if_else(parsable, values, pa.scalar(None, pa.string())), pa.int64())
 
     low, high = _INTEGER_RANGES[field.type]
-    outside = pc.or_(pc.less(numbers, low), pc.greater(numbers, high))
-    out_of_range = pc.or_(overflow, pc.fill_null(outside, False))
+    outside = pc.or_(pc.less(numbers, _literal(low)), pc.greater(numbers, _literal(high)))
+    out_of_range = pc.or_(overflow, pc.fill_null(outside, _FALSE))
+    example = "epoch seconds, such as 1767225600" if _is_timestamp(field) else "such as 42"
     checks = [
-        Check(field.name, malformed, f"an integer ({field.type}), such as 42 or -7"),
+        Check(field.name, malformed, f"an integer ({field.type}), {example}"),
         Check(field.name, out_of_range, f"an integer between {low} and {high} ({field.type})"),
     ]
-    if field.name.upper() in TIMESTAMP_FIELDS:
+    if _is_timestamp(field):
         checks.extend(_timestamp_checks(field.name, numbers))
 
     numbers = pc.if_else(out_of_range, pa.scalar(None, pa.int64()), numbers)
     return pc.cast(numbers, ARROW_TYPES[field.type]), checks
 
 
+def _is_timestamp(field: Field) -> bool:
+    return field.name.upper() in TIMESTAMP_FIELDS
+
+
 def _exceeds_int64(values: Column) -> Column:
     """True where a well-formed integer is beyond the int64 range (leading zeros aside)."""
-    long_text = pc.greater_equal(pc.binary_length(values), len(_INT64_MAX_DIGITS))
+    long_text = pc.greater_equal(pc.binary_length(values), _literal(len(_INT64_MAX_DIGITS)))
     if not pc.any(long_text).as_py():
         return long_text
     digits = pc.utf8_ltrim(values, characters="-0")
     lengths = pc.utf8_length(digits)
-    limit = len(_INT64_MAX_DIGITS)
-    at_limit = pc.and_(pc.equal(lengths, limit), pc.greater(digits, _INT64_MAX_DIGITS))
+    limit = _literal(len(_INT64_MAX_DIGITS))
+    at_limit = pc.and_(pc.equal(lengths, limit), pc.greater(digits, _literal(_INT64_MAX_DIGITS)))
     return pc.or_(pc.greater(lengths, limit), at_limit)
 
 
 def _timestamp_checks(name: str, seconds: Column) -> list[Check]:
     """Epoch seconds: not negative, and not a value in a finer unit."""
-    checks = [Check(name, pc.fill_null(pc.less(seconds, 0), False), "epoch seconds, at least 0")]
+    negative = pc.fill_null(pc.less(seconds, _literal(0)), _FALSE)
+    checks = [Check(name, negative, "epoch seconds, at least 0")]
     upper: float | None = None
     for lower, unit, divisor in _TIMESTAMP_UNITS:
         checks.append(_unit_check(name, seconds, lower, upper, unit, divisor))
@@ -233,11 +260,11 @@ def _unit_check(
     name: str, seconds: Column, lower: float, upper: float | None, unit: str, divisor: str
 ) -> Check:
     """Flag values in ``[lower, upper)``: they look like ``unit`` rather than seconds."""
-    failing = pc.greater_equal(seconds, int(lower))
+    failing = pc.greater_equal(seconds, _literal(int(lower)))
     if upper is not None:
-        failing = pc.and_(failing, pc.less(seconds, int(upper)))
+        failing = pc.and_(failing, pc.less(seconds, _literal(int(upper))))
     expected = f"epoch seconds; this looks like {unit}: divide by {divisor}"
-    return Check(name, pc.fill_null(failing, False), expected)
+    return Check(name, pc.fill_null(failing, _FALSE), expected)
 
 
 def _convert_float(field: Field, values: Column, present: Column) -> tuple[Column, list[Check]]:
@@ -247,8 +274,8 @@ def _convert_float(field: Field, values: Column, present: Column) -> tuple[Colum
     numbers = pc.cast(pc.if_else(well_formed, values, pa.scalar(None, pa.string())), pa.float64())
 
     limit = _FLOAT32_MAX if field.type == "float" else float("inf")
-    outside = pc.or_(pc.invert(pc.is_finite(numbers)), pc.greater(pc.abs(numbers), limit))
-    out_of_range = pc.fill_null(outside, False)
+    outside = pc.or_(pc.invert(pc.is_finite(numbers)), pc.greater(pc.abs(numbers), _literal(limit)))
+    out_of_range = pc.fill_null(outside, _FALSE)
     checks = [
         Check(field.name, malformed, f"a number ({field.type}), such as 3.5 or -1e-3"),
         Check(field.name, out_of_range, f"a finite number within the range of a {field.type}"),
@@ -262,7 +289,7 @@ def _convert_boolean(field: Field, values: Column, present: Column) -> tuple[Col
     known = pc.is_in(values, value_set=pa.array(["true", "false"]))
     malformed = pc.and_(present, pc.invert(known))
     check = Check(field.name, malformed, "true or false, in lowercase")
-    typed = pc.if_else(present, pc.equal(values, "true"), pa.scalar(None, pa.bool_()))
+    typed = pc.if_else(present, pc.equal(values, _literal("true")), pa.scalar(None, pa.bool_()))
     return typed, [check]
 
 

@@ -11,7 +11,7 @@ import fastavro
 import pytest
 
 from datasets import convert_movielens
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, NotFoundError
 from tests.shared_datasets import ML_100K
 
 needs_ml_100k = pytest.mark.skipif(
@@ -128,3 +128,9 @@ def test_ratings_csv_family_converts_ratings_and_movies(tmp_path: Path) -> None:
 def test_convert_rejects_a_directory_without_ratings(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"holds no MovieLens ratings: expected u\.data"):
         convert_movielens(tmp_path, tmp_path / "out")
+
+
+def test_convert_names_a_missing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "ml-100k"
+    with pytest.raises(NotFoundError, match=f"^MovieLens folder {missing} does not exist$"):
+        convert_movielens(missing, tmp_path / "out")

@@ -21,6 +21,7 @@ INTERACTIONS_SCHEMA = {
 GROUPS = 3
 USERS_PER_GROUP = 30
 ITEMS_PER_GROUP = 16
+NOW = 1_710_000_000
 
 
 def planted_rows(seed: int = 5) -> list[tuple[str, str, str, str, int]]:
@@ -49,3 +50,8 @@ def write_interactions(path: Path, rows: list[tuple[str, str, str, str, int]]) -
         writer.writerow(["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"])
         writer.writerows(rows)
     return path
+
+
+def watch(item: str, at: int = NOW, **fields: object) -> dict[str, object]:
+    """One ``put_events`` event: a watch of ``item`` at ``at``, with any other fields."""
+    return {"event_type": "watch", "sent_at": at, "item_id": item, "event_value": 0.9, **fields}

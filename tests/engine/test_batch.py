@@ -115,14 +115,15 @@ def test_a_list_a_filter_leaves_short_is_filled_with_popular_items_without_score
     served, tmp_path, monkeypatch
 ):
     group, version, campaign = served
-    score_users = campaign.score_users
+    deployment = campaign.serving()
+    score_users = deployment.score_users
 
     def unscored_horror(user_ids):
         scored = score_users(user_ids)
         scored.scores[:, 40:] = np.nan  # the model has no opinion of i2-08 .. i2-15
         return scored
 
-    monkeypatch.setattr(campaign, "score_users", unscored_horror)
+    monkeypatch.setattr(deployment, "score_users", unscored_horror)
     source = write_lines(
         tmp_path / "in.jsonl", [{"userId": "u0-01", "filterValues": {"GENRES": '"Horror"'}}]
     )
@@ -150,9 +151,8 @@ BAD_LINES = [
         "line 7: filter value for $GENRE matches no placeholder of the filter (it uses $GENRES)",
     ),
     (
-        '{"userId": "u0-01", "itemList": ["i0-01", "i2-02"]}\n',
-        "line 8: this campaign cannot answer ranking lines: "
-        "it has no get_personalized_ranking method",
+        '{"userId": "u0-01", "itemList": "i0-01"}\n',
+        "line 8: itemList must be a list of item id strings",
     ),
     ("\n", "line 9: not valid JSON (Expecting value at column 1)"),
 ]
@@ -183,7 +183,7 @@ def test_related_items_lines_use_the_campaigns_method_when_it_has_one(
         calls.append((item_id, num_results, options))
         return [RecommendedItem("i0-03", 0.5), RecommendedItem("i0-04", 0.25)]
 
-    monkeypatch.setattr(campaign, "get_similar_items", similar, raising=False)
+    monkeypatch.setattr(campaign.serving(), "get_similar_items", similar)
     source = write_lines(
         tmp_path / "items.jsonl", [{"itemId": "i0-01"}, {"itemId": "i0-02", "userId": "u1-01"}]
     )
@@ -194,6 +194,19 @@ def test_related_items_lines_use_the_campaigns_method_when_it_has_one(
         "error": None,
     }
     assert calls == [("i0-01", 2, {}), ("i0-02", 2, {"user_id": "u1-01"})]
+
+
+def test_ranking_lines_are_the_campaigns_personalized_ranking(served, tmp_path):
+    _, version, campaign = served
+    request = {"userId": "u1-01", "itemList": ["i0-01", "i1-05", "nope", "i1-03"]}
+    source = write_lines(tmp_path / "rank.jsonl", [request])
+    run_batch_inference(campaign, source, tmp_path / "out.jsonl")
+    expected = campaign.get_personalized_ranking("u1-01", request["itemList"]).items
+    assert read_lines(tmp_path / "out.jsonl")[0]["output"] == {
+        "recommendedItems": [item.item_id for item in expected],
+        "scores": [item.score for item in expected],
+    }
+    assert expected[-1].item_id == "nope"
 
 
 def test_a_popularity_version_writes_no_scores(served, tmp_path):

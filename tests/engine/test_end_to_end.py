@@ -50,3 +50,24 @@ def test_the_bundled_data_trains_and_serves(tmp_path):
     ).train()
     popular = create_solution(group, "popular", "popularity-count").train()
     assert version.metrics[NDCG_10] > 1.2 * popular.metrics[NDCG_10]
+
+
+def test_hybrid_with_genres_and_demographics_beats_als_and_popularity_on_new_items(movielens):
+    from engine.experiments import ExperimentSettings, run_experiment
+    from engine.training import SolutionConfig
+
+    metadata = {"USERS": ["AGE_GROUP", "GENDER", "OCCUPATION"], "ITEMS": ["GENRES"]}
+    configs = {
+        "popularity": SolutionConfig("popularity-count"),
+        "als": SolutionConfig("user-personalization"),
+        "hybrid": SolutionConfig("hybrid", included_columns=metadata),
+    }
+    result = run_experiment(movielens, configs, ExperimentSettings(protocols=("new-items",)))
+    ndcg = {name: result.value(name, "new-items", NDCG_10) for name in configs}
+
+    # Measured with seed 42: hybrid 0.238; ALS and popularity know nothing of the 168 new
+    # items and rank them at chance, 0.067 (0.020-0.075 for seeds 1-3, hybrid 0.25-0.28).
+    assert result.test_user_counts()["new-items"]["hybrid"] == 937
+    assert ndcg["als"] == ndcg["popularity"] < 0.1
+    assert ndcg["hybrid"] > 0.2
+    assert ndcg["hybrid"] > 2.5 * ndcg["als"]

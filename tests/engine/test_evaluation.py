@@ -74,3 +74,22 @@ def test_split_partitions_every_event(users: list[int], seed: int):
     assert (total == 1).all()
     for user in split.test_users:
         assert split.truth[user_indices == user].sum() >= 1
+
+
+def test_recall_counts_hits_over_the_truth_when_asked_for():
+    from engine.evaluation import METRIC_NAMES, RECALL_NAMES, evaluate_scores
+
+    # Truth of three items, ranked 2nd, 5th and 12th.
+    scores = np.array([[10.0, 9.0, 8.0, 7.0, 6.0, 5.0] + [4.0] * 5 + [3.5] + [0.0] * 24])
+    metrics = evaluate_scores(
+        lambda rows: scores[rows],
+        _rows([[]], 36),
+        _rows([[1, 4, 11]], 36),
+        np.array([0]),
+        36,
+        metric_names=METRIC_NAMES + RECALL_NAMES,
+    )
+    assert metrics.values["recall_at_5"] == pytest.approx(2 / 3)
+    assert metrics.values["recall_at_10"] == pytest.approx(2 / 3)
+    assert metrics.values["recall_at_25"] == pytest.approx(1.0)
+    assert sorted(metrics.per_user) == sorted(set(METRIC_NAMES + RECALL_NAMES) - {"coverage"})

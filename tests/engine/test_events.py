@@ -8,23 +8,14 @@ import pytest
 
 from engine.campaign import create_campaign, get_campaign
 from engine.errors import AlreadyExistsError, InvalidInputError, NotFoundError, ValidationError
-from engine.events import Event, create_event_tracker, get_event_tracker, put_items
+from engine.events import Event, create_event_tracker, get_event_tracker, put_events, put_items
 from engine.store import Store
 from engine.store.event_log import EventLog
-from engine.training import create_solution
-from tests.engine.planted import planted_rows
+from tests.engine.planted import NOW, planted_rows, watch
 
-NOW = 1_710_000_000
 SEEN: dict[str, set[str]] = {}
 for user, item, *_ in planted_rows():
     SEEN.setdefault(user, set()).add(item)
-
-
-@pytest.fixture
-def solution(planted_group):
-    return create_solution(
-        planted_group, "als", "user-personalization", hyperparameters={"factors": 8}
-    )
 
 
 @pytest.fixture
@@ -35,10 +26,6 @@ def campaign(planted_group, solution):
 @pytest.fixture
 def tracker(planted_group):
     return create_event_tracker(planted_group, "web")
-
-
-def watch(item, at=NOW, **fields):
-    return {"event_type": "watch", "sent_at": at, "item_id": item, "event_value": 0.9, **fields}
 
 
 def item_ids(answer):
@@ -93,7 +80,7 @@ def test_an_event_with_a_bad_field_is_refused_whole(campaign, tracker, planted_g
     events = [watch("i0-01"), watch("i0-02", at=NOW * 1000)]
     expected = (
         "1 invalid value(s) in eventList; nothing was imported. Fix these rows and import again:\n"
-        "  eventList, row 1, column sent_at: '1710000000000': "
+        "  eventList, row 1, column sent_at: got '1710000000000', expected "
         "epoch seconds; this looks like milliseconds: divide by 1000"
     )
     with pytest.raises(ValidationError) as raised:
@@ -215,3 +202,85 @@ def test_every_call_returned_before_a_kill_is_in_the_store(planted_group, tracke
     users = set(group.dataset("INTERACTIONS").read_table(["USER_ID"]).column(0).to_pylist())
     assert {f"child-{call}" for call in returned} <= users
     assert len(group.interaction_cache()) >= len(planted_rows()) + len(returned)
+
+
+def seen_items(version, user_id):
+    _, arrays = version.load_model()
+    user = [str(user) for user in arrays["user_ids"]].index(user_id)
+    span = slice(int(arrays["seen_indptr"][user]), int(arrays["seen_indptr"][user + 1]))
+    return {str(arrays["item_ids"][item]) for item in arrays["seen_indices"][span]}
+
+
+def test_a_session_joined_to_a_user_is_theirs_from_then_on(campaign, tracker):
+    tracker.put_events("visit-3", [watch("i2-03"), watch("i2-05", NOW + 1)])
+    assert campaign.get_recommendations("member", 10).fallback == "popularity"
+
+    tracker.put_events("visit-3", [watch("i2-08", NOW + 2)], user_id="member")
+    answer = item_ids(campaign.get_recommendations("member", 10))
+    assert all(item.startswith("i2-") for item in answer)
+    assert not {"i2-03", "i2-05", "i2-08"} & set(answer)
+    assert item_ids(campaign.get_recommendations("visit-3", 10)) == answer
+
+    tracker.put_events("visit-3", [watch(answer[0], NOW + 3)])
+    assert answer[0] not in item_ids(campaign.get_recommendations("member", 10))
+
+
+def test_the_next_training_merges_a_joined_session_into_the_user(
+    campaign, tracker, solution, planted_group
+):
+    tracker.put_events("visit-4", [watch("i0-03"), watch("i0-05", NOW + 1)])
+    tracker.put_events("visit-4", [watch("i0-08", NOW + 2)], user_id="u1-07")
+    version = solution.train()
+
+    assert "visit-4" not in get_campaign_users(version)
+    assert seen_items(version, "u1-07") == SEEN["u1-07"] | {"i0-03", "i0-05", "i0-08"}
+    users = planted_group.dataset("INTERACTIONS").read_table(["USER_ID"]).column(0).to_pylist()
+    assert "visit-4" not in users
+    served = create_campaign(planted_group, "next", version)
+    assert item_ids(served.get_recommendations("visit-4", 5)) == item_ids(
+        served.get_recommendations("u1-07", 5)
+    )
+
+
+def test_a_session_trained_as_its_own_user_joins_with_its_history(tracker, solution, planted_group):
+    tracker.put_events("visit-5", [watch(f"i1-{n:02d}", NOW + n) for n in (2, 4, 6, 9)])
+    version = solution.train()
+    assert seen_items(version, "visit-5") == {"i1-02", "i1-04", "i1-06", "i1-09"}
+    served = create_campaign(planted_group, "trained", version)
+
+    tracker.put_events("visit-5", [watch("i1-11", NOW + 10)], user_id="member")
+    answer = served.get_recommendations("member", 8)
+    assert answer.fallback is None
+    assert all(item.startswith("i1-") for item in item_ids(answer))
+    assert not {"i1-02", "i1-04", "i1-06", "i1-09", "i1-11"} & set(item_ids(answer))
+
+
+def test_put_events_finds_the_tracker_by_its_tracking_id(campaign, tracker, planted_group):
+    store = Store(planted_group.root)
+    put_events(
+        store,
+        tracker.tracking_id,
+        "s1",
+        [{"eventType": "watch", "sentAt": NOW, "itemId": "i0-05"}],
+        user_id="u0-00",
+    )
+    assert EventLog(planted_group.path).rows("INTERACTIONS") == [
+        {
+            "USER_ID": "u0-00",
+            "ITEM_ID": "i0-05",
+            "EVENT_TYPE": "watch",
+            "EVENT_VALUE": None,
+            "TIMESTAMP": NOW,
+        }
+    ]
+    with pytest.raises(NotFoundError, match="has tracking id 'no-such-id'"):
+        put_events(store, "no-such-id", "s1", [watch("i0-05")])
+
+
+def test_training_uses_only_the_first_event_of_an_event_id(campaign, tracker, solution):
+    before = campaign.version.manifest["num_interactions"]
+    tracker.put_events("s1", [watch("i0-01", event_id="e-1")], user_id="fresh")
+    tracker.put_events("s1", [watch("i0-02", event_id="e-1"), watch("i0-03")], user_id="fresh")
+    version = solution.train()
+    assert version.manifest["num_interactions"] == before + 2
+    assert seen_items(version, "fresh") == {"i0-01", "i0-03"}

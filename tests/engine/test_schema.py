@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InvalidInputError, SchemaError
+from engine.errors import InvalidInputError, NotFoundError, SchemaError
 from engine.schema import DATASET_TYPES, Field, Schema, normalize_dataset_type, parse_schema
 from tests.shared_datasets import SAMPLES
 
@@ -408,6 +408,12 @@ def test_error_source_is_the_file_name(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="^broken_users.json is not a valid schema") as raised:
         parse_schema(str(path), "users")
     assert raised.value.source == "broken_users.json"
+
+
+def test_a_missing_schema_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.json"
+    with pytest.raises(NotFoundError, match=f"^schema file {re.escape(str(path))} does not exist$"):
+        parse_schema(path, "users")
 
 
 def test_json_array_is_rejected(tmp_path: Path) -> None:

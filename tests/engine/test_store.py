@@ -330,6 +330,8 @@ def test_interaction_cache_is_reused_until_the_data_changes(tmp_path, monkeypatc
         "item_ids.npy",
         "item_indices.npy",
         "log_end.npy",
+        "session_ids.npy",
+        "session_user_ids.npy",
         "timestamps.npy",
         "user_ids.npy",
         "user_indices.npy",

@@ -143,3 +143,57 @@ def test_a_column_choice_naming_a_missing_column_is_refused(tmp_path):
     group = _vod_group(tmp_path)
     with pytest.raises(InvalidInputError, match="names ITEMS.GENRE, which the ITEMS dataset"):
         create_solution(group, "s", "popularity-count", excluded_columns={"ITEMS": ["GENRE"]})
+
+
+def test_a_training_window_keeps_only_its_events_and_is_recorded(planted_group):
+    rows = planted_rows()
+    newest = max(row[4] for row in rows)
+    start = newest + 1 - 100 * 86400
+    in_window = [row for row in rows if row[4] >= start]
+    solution = create_solution(
+        planted_group, "recent", "popularity-count", training_window_days=100
+    )
+    version = solution.train()
+
+    assert version.manifest["num_interactions"] == len(in_window) < len(rows)
+    assert version.manifest["training_window"] == {"start": start, "end": None}
+    model, arrays = version.load_model()
+    item_ids = [str(item) for item in arrays["item_ids"]]
+    counted = {item: len({row[0] for row in in_window if row[1] == item}) for item in item_ids}
+    np.testing.assert_array_equal(model.arrays()["item_popularity"], list(counted.values()))
+
+
+def test_a_window_given_as_dates_is_stored_in_epoch_seconds(planted_group):
+    solution = create_solution(
+        planted_group,
+        "dated",
+        "popularity-count",
+        training_window_start="2023-11-20",
+        training_window_end="2024-01-01T00:00:00",
+    )
+    assert (solution.config.training_window_start, solution.config.training_window_end) == (
+        1_700_438_400,
+        1_704_067_200,
+    )
+    reopened = get_solution(planted_group, "dated").config
+    assert reopened.training_window_end == 1_704_067_200
+    assert reopened.training_window_days is None
+
+
+def test_the_popularity_fallback_follows_the_solutions_recency_half_life(planted_group):
+    from engine.campaign import create_campaign
+
+    solution = create_solution(
+        planted_group,
+        "fresh",
+        "popularity-count",
+        hyperparameters={"recency_half_life_days": "5"},
+    )
+    version = solution.train()
+    model, arrays = version.load_model()
+    np.testing.assert_array_equal(arrays["item_popularity"], model.arrays()["item_popularity"])
+
+    answer = create_campaign(planted_group, "fresh", version).get_recommendations("new-user", 5)
+    expected = np.argsort(-arrays["item_popularity"], kind="stable")[:5]
+    assert [item.item_id for item in answer.items] == [str(arrays["item_ids"][i]) for i in expected]
+    assert answer.fallback == "popularity"

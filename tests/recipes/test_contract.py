@@ -9,16 +9,31 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, InvalidStateError
+from engine.evaluation import rank_top
 from recipes.base import FeatureColumn, Features, InteractionData, Model, Recipe
 from recipes.registry import get_recipe
 
-RECIPE_NAMES = ["content-based", "hybrid", "popularity-count", "user-personalization"]
+RECIPE_NAMES = [
+    "content-based",
+    "hybrid",
+    "personalized-ranking",
+    "popularity-count",
+    "similar-items",
+    "trending-now",
+    "user-personalization",
+]
+ALS_HYPERPARAMETERS = (
+    "alpha, calculate_training_loss, event_weights, factors, iterations, "
+    "recency_half_life_days, regularization, use_event_value"
+)
 
 # Small settings so that every recipe fits in milliseconds.
 FAST_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "user-personalization": {"factors": 4, "iterations": 5},
+    "personalized-ranking": {"factors": 4, "iterations": 5},
     "hybrid": {"no_components": 4, "epochs": 5},
+    "similar-items": {"num_neighbours": 4},
 }
 
 DECLARED_HYPERPARAMETERS = {
@@ -28,11 +43,15 @@ DECLARED_HYPERPARAMETERS = {
         "max_text_features, no_components, recency_half_life_days, use_event_value, "
         "use_item_features, use_user_features, user_alpha"
     ),
-    "popularity-count": "none",
-    "user-personalization": (
-        "alpha, calculate_training_loss, event_weights, factors, iterations, "
-        "recency_half_life_days, regularization, use_event_value"
+    "personalized-ranking": ALS_HYPERPARAMETERS,
+    "popularity-count": "recency_half_life_days",
+    "similar-items": (
+        "alpha, event_weights, factors, iterations, max_text_features, metadata_weight, "
+        "min_cointeraction_count, num_neighbours, popularity_discount_factor, "
+        "recency_half_life_days, regularization, similarity, use_event_value"
     ),
+    "trending-now": "trend_discovery_frequency, trend_windows",
+    "user-personalization": ALS_HYPERPARAMETERS,
 }
 
 
@@ -128,6 +147,31 @@ class RecipeContract:
     ) -> None:
         scores = model.score_histories(sp.csr_matrix((0, data.num_items), dtype=np.float32))
         assert scores.shape == (0, data.num_items)
+
+    def test_top_n_lists_every_unseen_item_once_and_no_seen_one(
+        self, model: Model, data: InteractionData
+    ) -> None:
+        seen = data.matrix()
+        users = np.arange(data.num_users)
+        ranked = rank_top(model.score_users(users), seen, data.num_items + 5)
+        for user in users:
+            listed = ranked[user][ranked[user] >= 0]
+            unseen = set(range(data.num_items)) - set(seen[user].indices.tolist())
+            assert sorted(listed.tolist()) == sorted(unseen)
+            assert (ranked[user][listed.size :] == -1).all()
+
+    def test_similar_items_never_hold_the_item_and_come_best_first(
+        self, model: Model, data: InteractionData
+    ) -> None:
+        if not model.supports_similar_items:
+            with pytest.raises(InvalidStateError, match="has no item-to-item similarity$"):
+                model.similar_items(0, 3)
+            return
+        for item in range(data.num_items):
+            indices, scores = model.similar_items(item, data.num_items)
+            assert item not in indices.tolist()
+            assert len(set(indices.tolist())) == indices.size
+            assert (np.diff(scores) <= 0).all() and (scores > 0).all()
 
     def test_unknown_hyperparameter_is_rejected_naming_the_known_ones(
         self, recipe_class: type[Recipe]

@@ -146,6 +146,18 @@ def test_item_representations_from_metadata_match_a_cold_items_parts(
     assert biases[0] == model.arrays()["item_feature_biases"][1]
 
 
+def test_an_item_without_interactions_is_served_from_its_metadata_alone(
+    data: InteractionData, model: HybridModel
+) -> None:
+    featurized = _metadata(data, "item", hyperparameters())
+    cold = np.flatnonzero(np.bincount(data.item_indices, minlength=data.num_items) == 0)
+    embeddings, biases = model.item_representations(featurized.matrix[cold])
+
+    assert cold.tolist() == [COLD_OFFSET + group * ITEMS_PER_GROUP for group in range(GROUPS)]
+    np.testing.assert_array_equal(model.item_embeddings[cold], embeddings)
+    np.testing.assert_array_equal(model.item_biases[cold], biases)
+
+
 def test_user_indices_must_match_history_rows(model: HybridModel) -> None:
     histories = sp.csr_matrix((2, model.num_items), dtype=np.float32)
     with pytest.raises(InvalidInputError, match="^1 user indices given for 2 history rows$"):

@@ -63,4 +63,4 @@ def test_popularity_ignores_event_type_and_value() -> None:
 
 def test_popularity_is_registered_under_its_service_name() -> None:
     assert get_recipe("popularity-count") is PopularityCount
-    assert PopularityCount.hyperparameters == ()
+    assert [spec.name for spec in PopularityCount.hyperparameters] == ["recency_half_life_days"]
