@@ -47,7 +47,6 @@ from engine.campaign_records import (
 )
 from engine.campaign_updates import SwitchingCampaign, update_campaign
 from engine.errors import AlreadyExistsError, InvalidInputError, InvalidStateError
-from engine.evaluation import top_items
 from engine.filter_store import Filter
 from engine.live_events import LiveHistories
 from engine.serving_data import ServingData, group_of
@@ -284,14 +283,24 @@ class Deployment:
         indptr[1:] = np.cumsum([row.size for row in rows])
         return indptr, np.concatenate(rows)
 
-    def get_similar_items(self, item_id: str, num_results: int = 25) -> Recommendations:
+    def get_similar_items(
+        self,
+        item_id: str,
+        num_results: int = 25,
+        *,
+        user_id: str | None = None,
+        filter: Filter | str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+        promotion: Promotion | None = None,
+    ) -> Recommendations:
         """The ``num_results`` items most related to ``item_id``, never the item itself.
 
         A similar-items version reads its neighbour table; a factor model (ALS, hybrid,
         content-based) ranks items by the cosine of their factors or vectors. When the
         item has fewer related items than asked for, popular items fill the list, each
-        with the reason ``"Popular item"``; an item the version never saw gets popular
-        items only, as the service does.
+        with the reason ``"Popular item"`` and no score; an item the version never saw gets
+        popular items only, as the service does. A filter may name ``CurrentItem`` fields
+        (the item asked about) and, with ``user_id``, the user's interactions.
 
         Parameters
         ----------
@@ -299,6 +308,10 @@ class Deployment:
             An item of the catalogue; any other id gets the popular items.
         num_results : int
             1 to 500, default 25.
+        user_id : str, optional
+            The user asking, for filters on ``Interactions`` or ``CurrentUser``.
+        filter, filter_values, promotion
+            As for :meth:`get_recommendations`.
 
         Raises
         ------
@@ -320,16 +333,33 @@ class Deployment:
                 "user-personalization) to get similar items"
             )
         item = self._item_position.get(str(item_id))
-        if item is None:
-            return self._popular(num_results)
-        indices, scores = self._model.similar_items(item, num_results)
-        items = self._items(indices, scores)
-        if not items:
-            return self._popular(num_results, leave_out=np.array([item]))
-        padding = self._popular(num_results - len(items), np.append(indices, item)).items
-        return self._answer(items + padding)
+        scores = np.full(self.num_items, np.nan)
+        if item is not None:
+            # A filter or promotion may pass over the first neighbours: rank every one.
+            wanted = num_results if filter is None and promotion is None else self.num_items
+            indices, similarities = self._model.similar_items(item, wanted)
+            scores[indices] = similarities
+        items = self._rules.finish(
+            scores,
+            num_results,
+            excluded=None if item is None else np.array([item]),
+            popular=item is None,
+            user_id=user_id,
+            current_item=item,
+            filter=filter,
+            filter_values=filter_values,
+            promotion=promotion,
+        )
+        return self._answer(items, fallback="popularity" if item is None else None)
 
-    def get_personalized_ranking(self, user_id: str, input_list: Sequence[str]) -> Ranking:
+    def get_personalized_ranking(
+        self,
+        user_id: str,
+        input_list: Sequence[str],
+        *,
+        filter: Filter | str | None = None,
+        filter_values: Mapping[str, str] | None = None,
+    ) -> Ranking:
         """``input_list`` re-ordered for ``user_id``, best first, as the model scores it.
 
         Every item of the list comes back once: items the model knows in order of their
@@ -337,7 +367,11 @@ class Deployment:
         order and without a score, as the service appends them. An item of the catalogue
         without interactions is scored like any other, and items the user already took are
         ranked too. A user the model knows nothing about gets the known items
-        ranked by popularity, each with the reason ``"Popular item"``.
+        ranked by popularity, each with the reason ``"Popular item"``. A filter drops the
+        catalogue items it does not let through, as the service's filtered ranking does.
+
+        Limitation: an id the catalogue does not know has no fields for a filter to read,
+        so a filter never drops it; it stays at the end, unscored.
 
         Parameters
         ----------
@@ -345,6 +379,8 @@ class Deployment:
             The user to rank for.
         input_list : sequence of str
             1 to 500 distinct item ids.
+        filter, filter_values
+            As for :meth:`get_recommendations`.
 
         Raises
         ------
@@ -367,6 +403,11 @@ class Deployment:
             reason = (POPULAR_REASON,)
 
         positions = np.array([self._item_position.get(item, -1) for item in wanted])
+        allowed = self._rules.allowed_items(filter, filter_values, user_id=str(user_id))
+        if allowed is not None:
+            keep = (positions < 0) | allowed[np.maximum(positions, 0)]
+            wanted = [item for item, kept in zip(wanted, keep.tolist(), strict=True) if kept]
+            positions = positions[keep]
         known = np.flatnonzero(positions >= 0)
         order = known[np.argsort(-scores[positions[known]], kind="stable")]
         ranked = [RecommendedItem(wanted[k], float(scores[positions[k]]), reason) for k in order]
@@ -394,14 +435,6 @@ class Deployment:
             empty = sp.csr_matrix((1, self.num_items), dtype=np.float32)
             return np.asarray(self._model.score_histories(empty)[0], dtype=np.float64)
         return None
-
-    def _popular(self, num_results: int, leave_out: np.ndarray | None = None) -> Recommendations:
-        """The most popular items, each marked with its reason, ``leave_out`` left out."""
-        popularity = np.array(self._arrays["item_popularity"], dtype=np.float64)
-        if leave_out is not None:
-            popularity[leave_out] = -np.inf
-        best = top_items(popularity, num_results)
-        return self._answer(self._items(best, popularity[best], (POPULAR_REASON,)), "popularity")
 
     def _items(
         self, indices: np.ndarray, scores: np.ndarray, reason: tuple[str, ...] = ()

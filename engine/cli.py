@@ -243,12 +243,15 @@ def _add_item_list_commands(commands: Any, common: argparse.ArgumentParser) -> N
     similar.add_argument("campaign")
     similar.add_argument("--item-id", required=True)
     similar.add_argument("--num-results", "-n", type=int, default=25)
+    similar.add_argument("--user-id", help="the user asking, for filters that name the user")
+    _add_filter_options(similar)
     similar.set_defaults(handler=_similar_items)
     rank = commands.add_parser("rank", parents=[common], help="re-rank items for a user")
     rank.add_argument("group")
     rank.add_argument("campaign")
     rank.add_argument("--user-id", required=True)
     rank.add_argument("--items", required=True, help="comma-separated item ids, at most 500")
+    _add_filter_options(rank)
     rank.set_defaults(handler=_rank)
 
 
@@ -514,7 +517,14 @@ def _similar_items(args: argparse.Namespace) -> Any:
     from engine.campaign import get_campaign
 
     campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
-    return campaign.get_similar_items(args.item_id, args.num_results).to_dict()
+    answer = campaign.get_similar_items(
+        args.item_id,
+        args.num_results,
+        user_id=args.user_id,
+        filter=args.filter,
+        filter_values=args.filter_values,
+    )
+    return answer.to_dict()
 
 
 def _rank(args: argparse.Namespace) -> Any:
@@ -522,7 +532,10 @@ def _rank(args: argparse.Namespace) -> Any:
 
     campaign = get_campaign(_store(args).dataset_group(args.group), args.campaign)
     items = [item.strip() for item in args.items.split(",") if item.strip()]
-    return campaign.get_personalized_ranking(args.user_id, items).to_dict()
+    answer = campaign.get_personalized_ranking(
+        args.user_id, items, filter=args.filter, filter_values=args.filter_values
+    )
+    return answer.to_dict()
 
 
 def _experiment(args: argparse.Namespace) -> Any:

@@ -340,3 +340,42 @@ def test_rank_block_gives_what_finish_gives_row_by_row(served):
         kept = block.indices[row][block.indices[row] >= 0]
         assert [str(catalogue[i]) for i in kept] == [item.item_id for item in expected]
         assert block.filled[row, : kept.size].tolist() == [i.score is None for i in expected]
+
+
+# Related items and rankings take the same filters
+
+
+def test_similar_items_follow_a_current_item_filter(served):
+    group, campaign = served
+    create_filter(group, "same-genre", "INCLUDE ItemID WHERE Items.GENRES IN CurrentItem.GENRES")
+    answer = campaign.get_similar_items("i2-03", 15, filter="same-genre")
+    assert sorted(ids(answer)) == sorted(f"i2-{n:02d}" for n in range(16) if n != 3)
+    delete_filter(group, "same-genre")
+
+
+def test_similar_items_leave_out_an_excluded_genre_and_keep_the_length(campaign):
+    answer = campaign.get_similar_items(
+        "i0-01", 20, filter="without", filter_values=genres("Comedy")
+    )
+    assert len(answer.items) == 20
+    assert {GENRE_OF[item] for item in ids(answer)} <= {"Drama", "Horror"}
+
+
+def test_similar_items_of_an_unknown_item_are_popular_items_that_pass_the_filter(campaign):
+    answer = campaign.get_similar_items("nope", 5, filter="only", filter_values=genres("Horror"))
+    assert answer.fallback == "popularity"
+    assert {GENRE_OF[item] for item in ids(answer)} == {"Horror"}
+    assert all(item.reason == ("Popular item",) for item in answer.items)
+
+
+def test_a_filtered_ranking_drops_excluded_items_and_keeps_unknown_ones_last(campaign):
+    ranking = campaign.get_personalized_ranking(
+        "u0-03",
+        ["i1-01", "i0-05", "nope", "i2-07", "i0-09"],
+        filter="without",
+        filter_values=genres("Drama"),
+    )
+    listed = ids(ranking)
+    assert sorted(listed[:3]) == ["i0-05", "i0-09", "i2-07"]
+    assert listed[3:] == ["nope"]
+    assert ranking.items[3].score is None
