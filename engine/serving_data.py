@@ -180,6 +180,7 @@ class ServingData:
         """
         if refresh:
             self.refresh()
+        expression.check_values(values)  # before the cache, which keys on known names only
         key: tuple[Any, ...] | None = None
         if not expression.depends_on_user:
             shown = current_item if expression.depends_on_current_item else None

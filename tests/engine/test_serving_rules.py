@@ -379,3 +379,12 @@ def test_a_filtered_ranking_drops_excluded_items_and_keeps_unknown_ones_last(cam
     assert sorted(listed[:3]) == ["i0-05", "i0-09", "i2-07"]
     assert listed[3:] == ["nope"]
     assert ranking.items[3].score is None
+
+
+def test_a_misspelt_value_is_refused_even_after_a_request_without_values(campaign):
+    campaign.get_recommendations("u0-03", 5, filter="without")
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^filter value for \$GENRE matches no placeholder of the filter \(it uses \$GENRES\)$",
+    ):
+        campaign.get_recommendations("u0-03", 5, filter="without", filter_values={"GENRE": '"x"'})
