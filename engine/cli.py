@@ -83,6 +83,18 @@ def _add_group_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     describe.add_argument("name")
     describe.set_defaults(handler=_describe_group)
+    delete = groups.add_parser(
+        "delete", parents=[common], help="delete a group with everything in it"
+    )
+    delete.add_argument("name")
+    delete.set_defaults(handler=_delete_group)
+
+    recipes = _subcommands(commands, "recipe", "list recipes and their hyperparameters")
+    listing = recipes.add_parser("list", parents=[common], help="every recipe, with its purpose")
+    listing.set_defaults(handler=_list_recipes)
+    describe = recipes.add_parser("describe", parents=[common], help="a recipe's hyperparameters")
+    describe.add_argument("name", help="a recipe name, e.g. hybrid")
+    describe.set_defaults(handler=_describe_recipe)
 
 
 def _add_data_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -356,6 +368,37 @@ def _describe_group(args: argparse.Namespace) -> Any:
         "solutions": [solution.describe() for solution in list_solutions(group)],
         "campaigns": list_campaigns(group),
     }
+
+
+def _delete_group(args: argparse.Namespace) -> Any:
+    _store(args).delete_dataset_group(args.name)
+    return {"deleted": args.name}
+
+
+def _list_recipes(args: argparse.Namespace) -> Any:
+    from recipes import available_recipes, get_recipe
+
+    return {"recipes": {name: get_recipe(name).description for name in available_recipes()}}
+
+
+def _describe_recipe(args: argparse.Namespace) -> Any:
+    from recipes import get_recipe
+
+    recipe = get_recipe(args.name)
+    return {
+        "recipe": recipe.name,
+        "description": recipe.description,
+        "hyperparameters": {spec.name: _hyperparameter(spec) for spec in recipe.hyperparameters},
+    }
+
+
+def _hyperparameter(spec: Any) -> dict[str, Any]:
+    described = {"type": spec.kind.__name__, "default": spec.default}
+    if spec.choices:
+        described["choices"] = list(spec.choices)
+    elif spec.minimum is not None or spec.maximum is not None:
+        described["range"] = [spec.minimum, spec.maximum]
+    return described | ({"description": spec.description} if spec.description else {})
 
 
 def _validate_schema(args: argparse.Namespace) -> Any:

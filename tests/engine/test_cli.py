@@ -3,6 +3,7 @@ import json
 import pytest
 
 from engine.cli import main
+from recipes import available_recipes
 from tests.engine.planted import INTERACTIONS_SCHEMA, planted_rows, write_interactions
 from tests.shared_datasets import SAMPLES
 
@@ -185,3 +186,26 @@ def test_a_malformed_column_choice_is_a_usage_error(capsys, tmp_path):
                 "NOISE_TAG",
             ]
         )
+
+
+def test_recipes_are_listed_and_described_with_their_hyperparameters(capsys):
+    status, out, _ = run(capsys, "--json", "recipe", "list")
+    assert status == 0
+    assert sorted(json.loads(out)["recipes"]) == available_recipes()
+    status, out, _ = run(capsys, "--json", "recipe", "describe", "user-personalization")
+    factors = json.loads(out)["hyperparameters"]["factors"]
+    assert factors == {
+        "type": "int",
+        "default": 64,
+        "range": [1, 1024],
+        "description": "Latent factors per user and per item.",
+    }
+
+
+def test_a_dataset_group_is_deleted_from_the_command_line(capsys, tmp_path):
+    home = str(tmp_path / "home")
+    assert run(capsys, "--quiet", "--home", home, "dataset-group", "create", "gone")[0] == 0
+    status, out, _ = run(capsys, "--json", "--home", home, "dataset-group", "delete", "gone")
+    assert (status, json.loads(out)) == (0, {"deleted": "gone"})
+    status, out, _ = run(capsys, "--json", "--home", home, "dataset-group", "list")
+    assert json.loads(out) == {"datasetGroups": []}

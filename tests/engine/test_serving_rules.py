@@ -385,6 +385,7 @@ def test_a_misspelt_value_is_refused_even_after_a_request_without_values(campaig
     campaign.get_recommendations("u0-03", 5, filter="without")
     with pytest.raises(
         InvalidInputError,
-        match=r"^filter value for \$GENRE matches no placeholder of the filter \(it uses \$GENRES\)$",
+        match=r"^filter value for \$GENRE matches no placeholder of the filter "
+        r"\(it uses \$GENRES\)$",
     ):
         campaign.get_recommendations("u0-03", 5, filter="without", filter_values={"GENRE": '"x"'})
