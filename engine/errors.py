@@ -72,10 +72,17 @@ class SchemaError(RecengineError, ValueError):
 class ValidationError(RecengineError, ValueError):
     """Rows failed validation; nothing of the import was stored.
 
-    ``problems`` holds at most :data:`MAX_REPORTED_PROBLEMS` problems and ``count`` the total.
+    ``problems`` holds at most :data:`MAX_REPORTED_PROBLEMS` problems and ``count`` the total;
+    ``remedy`` is what the message tells the user to do.
     """
 
-    def __init__(self, problems: list[Problem], count: int | None = None, source: str = "") -> None:
+    def __init__(
+        self,
+        problems: list[Problem],
+        count: int | None = None,
+        source: str = "",
+        remedy: str = "nothing was imported. Fix these rows and import again",
+    ) -> None:
         self.problems = list(problems[:MAX_REPORTED_PROBLEMS])
         self.count = len(problems) if count is None else count
         self.source = source
@@ -83,10 +90,7 @@ class ValidationError(RecengineError, ValueError):
         more = self.count - len(self.problems)
         tail = f"\n  ... and {more} more" if more > 0 else ""
         where = f" in {source}" if source else ""
-        super().__init__(
-            f"{self.count} invalid value(s){where}; nothing was imported. "
-            f"Fix these rows and import again:\n{lines}{tail}"
-        )
+        super().__init__(f"{self.count} invalid value(s){where}; {remedy}:\n{lines}{tail}")
 
 
 class InvalidInputError(RecengineError, ValueError):

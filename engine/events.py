@@ -373,7 +373,8 @@ class _Collector:
 
 def _call_error(problems: list[Problem], count: int, source: str) -> ValidationError:
     problems = sorted(problems, key=lambda problem: problem.row)
-    return ValidationError(problems, count=count, source=source)
+    remedy = "nothing of this call was stored. Fix these entries (counted from 0) and send again"
+    return ValidationError(problems, count=count, source=source, remedy=remedy)
 
 
 def _validated_events(

@@ -79,7 +79,8 @@ def test_an_event_with_a_bad_field_is_refused_whole(campaign, tracker, planted_g
     size = EventLog(planted_group.path).size()
     events = [watch("i0-01"), watch("i0-02", at=NOW * 1000)]
     expected = (
-        "1 invalid value(s) in eventList; nothing was imported. Fix these rows and import again:\n"
+        "1 invalid value(s) in eventList; nothing of this call was stored. "
+        "Fix these entries (counted from 0) and send again:\n"
         "  eventList, row 1, column sent_at: got '1710000000000', expected "
         "epoch seconds; this looks like milliseconds: divide by 1000"
     )
