@@ -10,13 +10,8 @@ the recipe does). The two alternate so that drift in the machine hits both.
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
-
 from benchmarks.measure import median_seconds, time_call
+from benchmarks.references import fit_implicit
 from benchmarks.report import Result, Row
 from benchmarks.synthetic import skewed_interactions
 from recipes.als import UserPersonalization
@@ -76,36 +71,3 @@ def _measure(
         ours.append(time_call(lambda: recipe.fit(data, hyperparameters, seed=0))[0])
         theirs.append(time_call(lambda: fit_implicit(matrix, hyperparameters, seed=0))[0])
     return ours, theirs
-
-
-def fit_implicit(matrix: sp.csr_matrix, hyperparameters: dict[str, Any], seed: int) -> Any:
-    """Fit raw implicit ALS on ``matrix`` with the recipe's settings and return the model.
-
-    Parameters
-    ----------
-    matrix : csr_matrix of shape (users, items)
-        Summed event weights; implicit multiplies them by ``alpha`` (implicit 0.7).
-    hyperparameters : dict
-        ``factors``, ``regularization``, ``alpha`` and ``iterations``.
-    seed : int
-        implicit's ``random_state``.
-
-    Returns
-    -------
-    implicit.cpu.als.AlternatingLeastSquares
-    """
-    from implicit.cpu.als import AlternatingLeastSquares
-
-    # implicit loads its own BLAS on import, so the limit must come after the import.
-    with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(
-            factors=hyperparameters["factors"],
-            regularization=hyperparameters["regularization"],
-            alpha=hyperparameters["alpha"],
-            iterations=hyperparameters["iterations"],
-            dtype=np.float32,
-            num_threads=0,
-            random_state=seed,
-        )
-        model.fit(matrix, show_progress=False)
-    return model
