@@ -428,9 +428,7 @@ def _train_version(
     cache = solution.group.interaction_cache()
     data = with_features(select_interactions(cache, config), solution.group, cache, config)
     check_minimum_data(data)
-    logger.info(
-        "selected %d interactions of %d users", len(data), np.unique(data.user_indices).size
-    )
+    logger.info("selected %d interactions of %d users", len(data), _users_with_events(data))
 
     started = time.perf_counter()
     metrics = evaluate_solution(recipe, data, config, show_progress)
@@ -447,7 +445,7 @@ def _train_version(
         data_fingerprint=_fingerprint(cache),
         events_log_end=cache.log_end,
         num_interactions=len(data),
-        num_users=int(np.unique(data.user_indices).size),
+        num_users=_users_with_events(data),
         num_items=len(cache.item_ids),
         metrics=metrics.values,
         num_test_users=int(metrics.test_users.size),
@@ -457,6 +455,10 @@ def _train_version(
         evaluate_seconds=round(evaluated - started, 3), train_seconds=round(trained - evaluated, 3)
     )
     return manifest, arrays
+
+
+def _users_with_events(data: InteractionData) -> int:
+    return int(np.count_nonzero(np.bincount(data.user_indices, minlength=data.num_users)))
 
 
 def evaluate_solution(
@@ -509,8 +511,8 @@ def _serving_arrays(
     weighted.sum_duplicates()
     rows = np.repeat(np.arange(shape[0]), np.diff(seen.indptr))
     seen_weights = np.asarray(weighted[rows, seen.indices]).ravel().astype(np.float32)
-    pairs = np.unique(np.stack((data.user_indices, data.item_indices)), axis=1)
-    popularity = np.bincount(pairs[1], minlength=data.num_items).astype(np.float32)
+    # ``weighted`` holds each selected pair once (zero weights too): count them per item.
+    popularity = np.bincount(weighted.indices, minlength=data.num_items).astype(np.float32)
     return {
         "user_ids": np.asarray(cache.user_ids, dtype=str),
         "item_ids": np.asarray(cache.item_ids, dtype=str),
