@@ -30,8 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from benchmarks.accuracy import MOVIELENS
 from benchmarks.measure import median_seconds, percentile, time_call
+from benchmarks.movielens import find_movielens
 from benchmarks.report import Result, Row
 from datasets.movielens import convert_movielens
 from engine.campaign import Campaign, create_campaign
@@ -70,11 +70,12 @@ def run(quick: bool) -> Result:
     """
     hyperparameters = {"no_components": 32, "epochs": 5 if quick else 20}
     result = Result(NAME, TITLE, details={"hyperparameters": hyperparameters})
-    if not (MOVIELENS / "u.data").is_file():
-        result.skipped = f"MovieLens 100K not found at {MOVIELENS.resolve()}"
+    source = find_movielens()
+    if source is None:
+        result.skipped = "MovieLens 100K not found (set RECENGINE_SHARED_DATASETS)"
         return result
     with tempfile.TemporaryDirectory(prefix="recengine-bench-") as directory:
-        campaign = _campaign(Path(directory), hyperparameters)
+        campaign = _campaign(source, Path(directory), hyperparameters)
         twin = _lightfm_twin(campaign)
         users = np.arange(len(campaign.user_ids()))
         timed = users[:: max(1, users.size // 200)] if quick else users
@@ -86,8 +87,8 @@ def run(quick: bool) -> Result:
     return result
 
 
-def _campaign(directory: Path, hyperparameters: dict[str, Any]) -> Campaign:
-    paths = convert_movielens(MOVIELENS, directory / "csv")
+def _campaign(source: Path, directory: Path, hyperparameters: dict[str, Any]) -> Campaign:
+    paths = convert_movielens(source, directory / "csv")
     group = Store(directory / "store").create_dataset_group("movies")
     for dataset_type in ("interactions", "users", "items"):
         group.create_dataset(dataset_type, paths[f"{dataset_type}_schema"])

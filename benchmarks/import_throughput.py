@@ -3,8 +3,9 @@
 Ours is ``DatasetGroup.import_csv`` into a fresh store each run: read every cell as a
 string, validate it against the schema, drop exact duplicates and write Parquet segments.
 The references read the same file with ``pyarrow.csv.read_csv`` (typed, no validation, no
-write) and with Python's ``csv`` module (rows counted, nothing converted). The CSV is
-written to a temporary directory, never into the repository.
+write) and with Python's ``csv`` module (rows counted, nothing converted). The three take
+turns, run after run, so that drift in the machine hits all alike. The CSV is written to a
+temporary directory, never into the repository.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import csv
 import io
 import pstats
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow.csv as pv
 
-from benchmarks.measure import median_seconds, time_runs
+from benchmarks.measure import median_seconds, time_call
 from benchmarks.report import Result, Row
 from benchmarks.synthetic import INTERACTIONS_SCHEMA, skewed_interactions, write_csv
 from engine.store import Store
@@ -47,23 +49,34 @@ def run(quick: bool) -> Result:
     result = Result(NAME, TITLE)
     with tempfile.TemporaryDirectory(prefix="recengine-bench-") as directory:
         for size in sizes:
-            _measure_size(Path(directory), size, runs=3 if size <= 1_000_000 else 2, into=result)
+            _measure_size(Path(directory), size, runs=5 if size <= 1_000_000 else 3, into=result)
         result.details["profile"] = _profile_import(Path(directory), sizes[0])
     return result
 
 
 def _measure_size(directory: Path, size: int, runs: int, into: Result) -> None:
-    path = write_csv(
-        skewed_interactions(size // 20, size // 50, size, seed=size), directory / "i.csv"
-    )
-    counter = iter(range(10**6))
-
-    ours = median_seconds(time_runs(lambda: _import(directory / f"s{next(counter)}", path), runs))
-    arrow = median_seconds(time_runs(lambda: pv.read_csv(path), runs))
-    python = median_seconds(time_runs(lambda: _count_rows(path), runs))
+    """Rows per second of the three readers, taking turns run after run on one file."""
+    folder = directory / f"{size}-rows"
+    folder.mkdir()
+    path = write_csv(skewed_interactions(size // 20, size // 50, size, seed=size), folder / "i.csv")
+    readers = {
+        "ours": lambda run: _import(folder / f"store-{run}", path),
+        "pyarrow": lambda run: pv.read_csv(path),
+        "csv module": lambda run: _count_rows(path),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in readers}
+    for run in range(runs):
+        for name, read in readers.items():
+            seconds[name].append(time_call(partial(read, run))[0])
+    ours, arrow, python = (median_seconds(seconds[name]) for name in readers)
 
     label = f"{size:,} rows"
-    into.details[label] = {"ours_s": ours, "pyarrow_s": arrow, "csv_module_s": python}
+    into.details[label] = {
+        "seconds": seconds,
+        "ours_s": ours,
+        "pyarrow_s": arrow,
+        "csv_module_s": python,
+    }
     into.rows += [
         Row(f"{label}: vs pyarrow.csv", _rate(size, ours), _rate(size, arrow), arrow / ours),
         Row(f"{label}: vs csv module", _rate(size, ours), _rate(size, python), python / ours),
@@ -87,8 +100,7 @@ def _rate(rows: int, seconds: float) -> str:
 
 def _profile_import(directory: Path, size: int) -> list[dict[str, Any]]:
     """The functions an import spends most of its own time in (cProfile, top 12)."""
-    path = directory / "i.csv"
-    write_csv(skewed_interactions(size // 20, size // 50, size, seed=size), path)
+    path = directory / f"{size}-rows" / "i.csv"
     profiler = cProfile.Profile()
     profiler.runcall(_import, directory / "profiled", path)
     return _top(pstats.Stats(profiler, stream=io.StringIO()))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS", "Result", "Row", "print_result", "write_results", "write_summary"]
+__all__ = ["RESULTS", "Result", "Row", "Table", "print_result", "write_results", "write_summary"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -30,13 +30,31 @@ class Row:
 
 
 @dataclass
+class Table:
+    """A wide table beside the comparison rows: a title, column headings, rows of cells."""
+
+    title: str
+    columns: list[str]
+    cells: list[list[str]] = field(default_factory=list)
+    note: str = ""
+
+    def markdown(self) -> list[str]:
+        """The table as Markdown lines, its title in bold above it and its note below."""
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |"]
+        lines.append("|" + "---|" * len(self.columns))
+        lines += ["| " + " | ".join(row) + " |" for row in self.cells]
+        return lines + (["", self.note] if self.note else [])
+
+
+@dataclass
 class Result:
-    """What one benchmark found: a table for people, details for machines."""
+    """What one benchmark found: tables for people, details for machines."""
 
     name: str
     title: str
     rows: list[Row] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    tables: list[Table] = field(default_factory=list)
     skipped: str = ""
     seconds: float = 0.0
 
@@ -50,6 +68,8 @@ def print_result(result: Result) -> None:
         ratio = "" if row.ratio is None else f"  ratio {row.ratio:.3f}"
         note = f"  [{row.note}]" if row.note else ""
         sys.stdout.write(f"{row.measure}: ours {row.ours} | ref {row.reference}{ratio}{note}\n")
+    for table in result.tables:
+        sys.stdout.write("\n" + "\n".join(table.markdown()) + "\n")
     sys.stdout.flush()
 
 
@@ -86,10 +106,13 @@ def _table(result: Result) -> list[str]:
     lines = [f"## {result.name}: {result.title}", ""]
     if result.skipped:
         return [*lines, f"Skipped: {result.skipped}"]
-    lines += ["| measure | ours | reference | ratio | note |", "|---|---|---|---|---|"]
+    if result.rows:
+        lines += ["| measure | ours | reference | ratio | note |", "|---|---|---|---|---|"]
     for row in result.rows:
         ratio = "" if row.ratio is None else f"{row.ratio:.3f}"
         lines.append(f"| {row.measure} | {row.ours} | {row.reference} | {ratio} | {row.note} |")
+    for table in result.tables:
+        lines += ["", *table.markdown()]
     return lines
 
 

@@ -11,15 +11,17 @@ deployed as a campaign. On the very same factors and seen-item matrix:
 - the numpy bound: ``user_factors[u] @ item_factors.T`` and ``argpartition`` for the top 25
   (no filtering, no ids), the least any scorer of these factors must do.
 
-Batch throughput: ours loops ``get_recommendations`` one user at a time (batch jobs, which
-rank blocks of users, are measured by :mod:`benchmarks.batch_serving`); implicit's
-``recommend`` takes an array of users; the bound is a blocked matrix product with
+Batch throughput, in blocks of 1000 users: ours scores the block at once and ranks it with
+the serving rules (``score_users`` then ``rank_block``, what a batch job does before it
+writes JSON; whole jobs are measured by :mod:`benchmarks.batch_serving`); implicit's
+``recommend`` takes the block's array of users; the bound is the block's matrix product with
 ``argpartition`` per row.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +62,10 @@ def run(quick: bool) -> Result:
     result = Result(NAME, TITLE, details={"users": users, "items": items, "factors": 64})
     with tempfile.TemporaryDirectory(prefix="recengine-bench-") as directory:
         campaign = synthetic_campaign(Path(directory), users, items)
-        reference, seen = implicit_twin(campaign)
+        single, blocks = _scorers(campaign, *implicit_twin(campaign))
         sample = np.random.default_rng(1).choice(users, size=max(calls, batch), replace=False)
-        _single_user(campaign, reference, seen, sample[:calls], result)
-        _batch(campaign, reference, seen, sample[:batch], result)
+        _single_user(single, sample[:calls], result)
+        _batch(blocks, sample[:batch], result)
     return result
 
 
@@ -116,16 +118,29 @@ def numpy_bound(user_factors: np.ndarray, item_factors: np.ndarray, top: int) ->
     return np.take_along_axis(best, order, 1)
 
 
-def _single_user(
-    campaign: Campaign, reference: Any, seen: sp.csr_matrix, users: np.ndarray, into: Result
-) -> None:
+Scorers = dict[str, Callable[[Any], Any]]
+
+
+def _scorers(campaign: Campaign, reference: Any, seen: sp.csr_matrix) -> tuple[Scorers, Scorers]:
+    """Ours, implicit and the numpy bound on the same factors: for one user, for a block."""
     ids = campaign.user_ids()
     factors, items = reference.user_factors, reference.item_factors
-    scorers = {
+    single = {
         "ours": lambda u: campaign.get_recommendations(ids[u], TOP),
         "implicit": lambda u: reference.recommend(u, seen[u], N=TOP),
         "numpy": lambda u: numpy_bound(factors[u], items, TOP),
     }
+    blocks = {
+        "ours": lambda b: campaign.rules.rank_block(
+            campaign.score_users([ids[u] for u in b.tolist()]), TOP
+        ),
+        "implicit": lambda b: reference.recommend(b, seen[b], N=TOP),
+        "numpy": lambda b: numpy_bound(factors[b], items, TOP),
+    }
+    return single, blocks
+
+
+def _single_user(scorers: Scorers, users: np.ndarray, into: Result) -> None:
     for scorer in scorers.values():  # warm up caches and page in the memory maps
         for user in users[:50]:
             scorer(int(user))
@@ -155,19 +170,9 @@ def _latencies(scorer: Any, users: np.ndarray) -> list[float]:
     return [time_call(lambda u=int(user): scorer(u))[0] for user in users]
 
 
-def _batch(
-    campaign: Campaign, reference: Any, seen: sp.csr_matrix, users: np.ndarray, into: Result
-) -> None:
-    ids = campaign.user_ids()
-    factors, items = reference.user_factors, reference.item_factors
+def _batch(scorers: Scorers, users: np.ndarray, into: Result) -> None:
     seconds = {
-        "ours": time_call(lambda: [campaign.get_recommendations(ids[u], TOP) for u in users])[0],
-        "implicit": time_call(
-            lambda: _blocks(lambda b: reference.recommend(b, seen[b], N=TOP), users)
-        )[0],
-        "numpy": time_call(lambda: _blocks(lambda b: numpy_bound(factors[b], items, TOP), users))[
-            0
-        ],
+        name: time_call(lambda b=score: _blocks(b, users))[0] for name, score in scorers.items()
     }
     into.details["batch_users_per_s"] = {name: users.size / s for name, s in seconds.items()}
     for reference_name in ("implicit", "numpy"):

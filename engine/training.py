@@ -795,9 +795,7 @@ def _selected_data(solution: Solution) -> tuple[Recipe, InteractionCache, Intera
     cache = solution.group.interaction_cache()
     data = with_features(select_interactions(cache, config), solution.group, cache, config)
     check_minimum_data(data)
-    logger.info(
-        "selected %d interactions of %d users", len(data), np.unique(data.user_indices).size
-    )
+    logger.info("selected %d interactions of %d users", len(data), _users_with_events(data))
     return recipe, cache, data
 
 
@@ -807,9 +805,13 @@ def _data_summary(cache: InteractionCache, data: InteractionData) -> dict[str, A
         "data_fingerprint": _fingerprint(cache),
         "events_log_end": cache.log_end,
         "num_interactions": len(data),
-        "num_users": int(np.unique(data.user_indices).size),
+        "num_users": _users_with_events(data),
         "num_items": len(cache.item_ids),
     }
+
+
+def _users_with_events(data: InteractionData) -> int:
+    return int(np.count_nonzero(np.bincount(data.user_indices, minlength=data.num_users)))
 
 
 def evaluate_solution(
@@ -845,7 +847,10 @@ def _serving_arrays(
     weighted.sum_duplicates()
     rows = np.repeat(np.arange(shape[0]), np.diff(seen.indptr))
     seen_weights = np.asarray(weighted[rows, seen.indices]).ravel().astype(np.float32)
-    popularity = distinct_users_per_item(data, half_life_days)
+    if half_life_days > 0:
+        popularity = distinct_users_per_item(data, half_life_days)
+    else:  # ``weighted`` holds each selected pair once (zero weights too): count per item
+        popularity = np.bincount(weighted.indices, minlength=data.num_items).astype(np.float32)
     return {
         "user_ids": np.asarray(cache.user_ids, dtype=str),
         "item_ids": np.asarray(cache.item_ids, dtype=str),

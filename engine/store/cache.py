@@ -32,6 +32,8 @@ __all__ = ["InteractionCache", "load_or_build_cache"]
 logger = logging.getLogger(__name__)
 
 CACHE_DIRECTORY = "cache"
+# Columns read dictionary-encoded: they become integer codes.
+_CODED = ("USER_ID", "ITEM_ID", "EVENT_TYPE")
 _ARRAYS = (
     "user_ids",
     "item_ids",
@@ -174,7 +176,8 @@ def _build(
     """Encode the interactions against sorted vocabularies and sort the rows."""
     schema = interactions.schema
     names = [field.name for field in schema.fields]
-    table = interactions.read_snapshot(snapshot.interactions, names, snapshot.log_end)
+    coded = [schema.field(name).name for name in _CODED if schema.has_field(name)]
+    table = interactions.read_snapshot(snapshot.interactions, names, snapshot.log_end, coded)
     users = table.column(schema.field("USER_ID").name)
     items_column = table.column(schema.field("ITEM_ID").name)
 
@@ -196,13 +199,8 @@ def _build(
         "event_types": event_types,
         "event_values": _event_values(table, interactions),
     }
-    order = np.lexsort(
-        (
-            arrays["event_types"],
-            arrays["item_indices"],
-            arrays["user_indices"],
-            arrays["timestamps"],
-        )
+    order = _row_order(
+        [arrays[name] for name in ("timestamps", "user_indices", "item_indices", "event_types")]
     )
     return InteractionCache(
         user_ids=_unicode(user_ids),
@@ -217,16 +215,87 @@ def _build(
 
 
 def _sorted_vocabulary(columns: list[pa.ChunkedArray]) -> pa.Array:
-    """Sorted distinct values of the columns together."""
-    values = pa.chunked_array([chunk for column in columns for chunk in column.chunks], pa.string())
-    distinct = pc.unique(values)
+    """Sorted distinct values of the columns together (plain or dictionary-encoded)."""
+    chunks = [chunk for column in columns for chunk in _values(column)]
+    distinct = pc.unique(pa.chunked_array(chunks, pa.string()))
     return pc.take(distinct, pc.sort_indices(distinct))
 
 
+def _values(column: pa.ChunkedArray) -> list[pa.Array]:
+    """Arrays holding the column's values: its chunks, or the dictionary entries rows use."""
+    if not pa.types.is_dictionary(column.type):
+        return list(column.chunks)
+    used: dict[tuple[int, ...], tuple[pa.Array, np.ndarray]] = {}
+    for chunk in column.chunks:
+        dictionary, seen = used.setdefault(
+            _dictionary_key(chunk), (chunk.dictionary, np.zeros(len(chunk.dictionary), bool))
+        )
+        seen[_indices(chunk)] = True
+    return [dictionary.filter(pa.array(seen)) for dictionary, seen in used.values()]
+
+
 def _codes(values: pa.ChunkedArray, vocabulary: pa.Array) -> np.ndarray:
-    """Position of each value in ``vocabulary``, as int32."""
-    codes = pc.index_in(values, value_set=vocabulary)
-    return np.asarray(codes.to_numpy(), dtype=np.int32)
+    """Position of each value in ``vocabulary``, as int32.
+
+    A dictionary-encoded column looks up each of its dictionaries once (Parquet keeps one
+    per row group) and spreads the positions over the rows, instead of looking up every
+    row's string.
+    """
+    if not pa.types.is_dictionary(values.type):
+        return _positions(values, vocabulary)
+    positions: dict[tuple[int, ...], np.ndarray] = {}
+    parts = [np.empty(0, np.int32)]
+    for chunk in values.chunks:
+        key = _dictionary_key(chunk)
+        if key not in positions:
+            positions[key] = _positions(chunk.dictionary, vocabulary)
+        parts.append(positions[key][_indices(chunk)])
+    return np.concatenate(parts)
+
+
+def _dictionary_key(chunk: pa.DictionaryArray) -> tuple[int, ...]:
+    """The same for chunks that share one dictionary: where its buffers are, and its span."""
+    dictionary = chunk.dictionary
+    addresses = tuple(buffer.address for buffer in dictionary.buffers() if buffer is not None)
+    return (*addresses, dictionary.offset, len(dictionary))
+
+
+def _positions(values: pa.Array | pa.ChunkedArray, vocabulary: pa.Array) -> np.ndarray:
+    return np.asarray(pc.index_in(values, value_set=vocabulary).to_numpy(), dtype=np.int32)
+
+
+def _indices(chunk: pa.DictionaryArray) -> np.ndarray:
+    return np.asarray(chunk.indices.to_numpy(zero_copy_only=False))
+
+
+def _row_order(keys: list[np.ndarray]) -> np.ndarray:
+    """The stable order of the rows by ``keys``, the first key most significant.
+
+    Where the keys' ranges fit in 64 bits together (timestamps over a century, millions of
+    users and items), they are packed into one integer per row and sorted once, which takes
+    a fraction of the time of a sort per key.
+    """
+    if keys[0].size == 0:
+        return np.arange(0)
+    packed = _packed(keys)
+    if packed is not None:
+        return np.asarray(pc.sort_indices(pa.array(packed)).to_numpy())
+    table = pa.table({str(position): key for position, key in enumerate(keys)})
+    sort_keys = [(name, "ascending") for name in table.column_names]
+    return np.asarray(pc.sort_indices(table, sort_keys=sort_keys).to_numpy())
+
+
+def _packed(keys: list[np.ndarray]) -> np.ndarray | None:
+    """Each row's keys side by side in one uint64, or ``None`` when they need more bits."""
+    lowest = [int(key.min()) for key in keys]
+    widths = [(int(key.max()) - low).bit_length() for key, low in zip(keys, lowest, strict=True)]
+    if sum(widths) > 64:
+        return None
+    packed = np.zeros(keys[0].size, np.uint64)
+    for key, low, width in zip(keys, lowest, widths, strict=True):
+        packed <<= np.uint64(width)
+        packed |= (key - low).astype(np.uint64)
+    return packed
 
 
 def _unicode(values: pa.Array) -> np.ndarray:

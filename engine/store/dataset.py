@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,12 +138,18 @@ class Dataset:
         raise AssertionError("unreachable")
 
     def read_snapshot(
-        self, manifest: dict[str, Any], names: list[str], log_end: int | None = None
+        self,
+        manifest: dict[str, Any],
+        names: list[str],
+        log_end: int | None = None,
+        dictionary: Sequence[str] = (),
     ) -> pa.Table:
         """Read the segments ``manifest`` names and the logged rows, keeping the latest per id.
 
         ``log_end`` bounds the part of the event log read (``None``: all of it), so that a
-        snapshot matches a fingerprint taken earlier.
+        snapshot matches a fingerprint taken earlier. The string columns named in
+        ``dictionary`` come back dictionary-encoded, as Parquet stores them, which spares
+        materialising a string per row.
 
         Raises ``FileNotFoundError`` if a writer has removed a segment since ``manifest`` was
         read; read the manifest again and retry.
@@ -151,13 +158,15 @@ class Dataset:
         wanted = names if id_column is None or id_column in names else [id_column, *names]
         segments = self.path / SEGMENTS
         tables = [
-            pq.read_table(segments / entry["file"], columns=wanted)
+            pq.read_table(
+                segments / entry["file"], columns=wanted, read_dictionary=list(dictionary) or None
+            )
             for entry in manifest["segments"]
         ]
         logged = self.event_log.rows(self.dataset_type, log_end)
         if logged:
-            tables.append(pa.Table.from_pylist(logged, schema=arrow_schema(self.schema)))
-            tables[-1] = tables[-1].select(wanted)
+            table = pa.Table.from_pylist(logged, schema=arrow_schema(self.schema))
+            tables.append(dictionary_encoded(table.select(wanted), dictionary))
         if not tables:
             return self.empty_table().select(names)
 
@@ -194,6 +203,15 @@ def arrow_schema(schema: Schema) -> pa.Schema:
     return pa.schema(
         [pa.field(f.name, ARROW_TYPES[f.type], nullable=f.nullable) for f in schema.fields]
     )
+
+
+def dictionary_encoded(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """``table`` with the columns ``names`` dictionary-encoded, as Parquet reads them."""
+    for name in names:
+        index = table.schema.get_field_index(name)
+        encoded = table.column(index).dictionary_encode()
+        table = table.set_column(index, table.schema.field(index).with_type(encoded.type), encoded)
+    return table
 
 
 def segments_fingerprint(segments: list[dict[str, Any]], log_end: int = 0) -> str:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import fastavro
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidInputError, ValidationError
-from engine.store import ImportJob
+from engine.store import ImportJob, validation
 from engine.store.duplicates import duplicate_positions
 from engine.store.files import write_json
 from tests.engine.test_store import (
@@ -609,3 +610,27 @@ def test_duplicate_positions_match_a_plain_python_reference(rows, chunk):
         seen.add(key)
 
     assert duplicate_positions(table).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(
+            st.integers(-(10**12), 10**12).map(str),
+            st.text(alphabet="0123456789-+ .e٣", max_size=6),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_integer_cells_are_recognised_as_the_pattern_says(cells):
+    values = pa.chunked_array([pa.array(cells, pa.string())])
+    present = pc.not_equal(values, "")
+
+    recognised = validation._integer_text(values, present)
+
+    pattern = pc.match_substring_regex(values, validation._INTEGER_PATTERN)
+    assert (
+        pc.or_(recognised, pc.invert(present)).to_pylist()
+        == pc.or_(pattern, pc.invert(present)).to_pylist()
+    )

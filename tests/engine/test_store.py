@@ -356,6 +356,37 @@ def test_interaction_cache_is_reused_until_the_data_changes(tmp_path, monkeypatc
     assert [path.name for path in (group.path / "cache").iterdir()] == [rebuilt.fingerprint]
 
 
+def test_interaction_cache_codes_span_segments_with_their_own_dictionaries(tmp_path):
+    group = make_group(tmp_path, interactions=INTERACTIONS_SCHEMA)
+    group.import_csv("INTERACTIONS", write_csv(tmp_path / "i.csv", SMALL_INTERACTIONS))
+    more = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\nu0,i2,5,rate,\nu3,i0,40,watch,\n"
+    group.import_csv("INTERACTIONS", write_csv(tmp_path / "more.csv", more), "INCREMENTAL")
+
+    cache = group.interaction_cache()
+
+    assert cache.user_ids.tolist() == ["u0", "u1", "u2", "u3"]
+    assert cache.user_ids[cache.user_indices].tolist() == ["u0", "u1", "u1", "u3", "u2", "u2", "u3"]
+    assert cache.item_ids[cache.item_indices].tolist() == ["i2", "i1", "i2", "i1", "i2", "i3", "i0"]
+    assert cache.event_type_names == ("click", "rate", "watch")
+    assert cache.event_types.tolist() == [1, 2, 0, 0, 0, 2, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), span=st.sampled_from([100, 2**62]))
+def test_cache_rows_are_in_stable_order_of_timestamp_user_item_and_type(data, span):
+    # A span of 2**62 leaves no room to pack the keys into 64 bits: the other sort runs.
+    size = data.draw(st.integers(0, 40))
+    timestamps = data.draw(st.lists(st.integers(-span, span), min_size=size, max_size=size))
+    keys = [np.array(timestamps, np.int64)] + [
+        np.array(data.draw(st.lists(st.integers(0, 4), min_size=size, max_size=size)), np.int32)
+        for _ in range(3)
+    ]
+
+    order = cache_module._row_order(keys)
+
+    assert order.tolist() == np.lexsort(keys[::-1]).tolist()
+
+
 def test_interaction_cache_needs_an_interactions_dataset(tmp_path):
     group = make_group(tmp_path, users=USERS_SCHEMA)
     with pytest.raises(NotFoundError, match="has no INTERACTIONS dataset"):
