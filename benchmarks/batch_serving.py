@@ -7,7 +7,8 @@ and seen items:
 
 - batch, ours: ``run_batch_inference`` over a JSON Lines file of every user (read, score in
   blocks, remove seen items, filter, top 25, write JSON Lines), without and with the filter
-  (its values given on every line), a worker thread per core with BLAS on one thread;
+  (its values given on every line), a worker thread per core with BLAS on one thread, and
+  once more on a single worker thread, to compare like with like;
 - batch, implicit: one ``recommend(all_users, seen, N=25)`` call, without and with
   ``filter_items`` (the same excluded items), with BLAS on one thread as implicit asks
   (about twice as fast as with its default threads here); it returns arrays and writes
@@ -130,6 +131,9 @@ def _batch(
     everyone = np.arange(len(users))
     jobs: dict[str, Callable[[], Any]] = {
         "ours": lambda: run_batch_inference(campaign, plain, directory / "out.jsonl"),
+        "ours, one worker": lambda: run_batch_inference(
+            campaign, plain, directory / "out.jsonl", workers=1
+        ),
         "ours filtered": lambda: run_batch_inference(
             campaign, filtered, directory / "out.jsonl", filter="not-these"
         ),
@@ -172,6 +176,11 @@ def _batch_rows(
 ) -> None:
     pairs = (
         ("batch job over every user, JSON in and out", "ours", "implicit"),
+        (
+            "the same on one worker thread, as implicit's one BLAS thread",
+            "ours, one worker",
+            "implicit",
+        ),
         ("batch job over every user, category filter", "ours filtered", "implicit filtered"),
     )
     for measure, ours, theirs in pairs:

@@ -10,7 +10,15 @@ from typing import Any
 
 __all__ = ["describe_machine"]
 
-PACKAGES = ("recengine", "implicit", "numpy", "scipy", "pyarrow", "threadpoolctl")
+PACKAGES = (
+    "recengine",
+    "implicit",
+    "lightfm-next",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "threadpoolctl",
+)
 
 
 def describe_machine() -> dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from benchmarks.machine import describe_machine
 from benchmarks.report import RESULTS, Result, print_result, write_results, write_summary
@@ -44,16 +45,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = describe_machine()
     _print_machine(machine)
 
-    results = [_run_one(name, arguments) for name in arguments.only or BENCHMARKS]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "machine.json").write_text(json.dumps(machine, indent=1) + "\n")
+    # Quick runs keep apart from the full run's files, which the README quotes.
+    directory = RESULTS / "quick" if arguments.quick else RESULTS
+    results = [_run_one(name, arguments, directory) for name in arguments.only or BENCHMARKS]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "machine.json").write_text(json.dumps(machine, indent=1) + "\n")
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     if not arguments.only:
-        sys.stdout.write(f"\nwrote {write_summary(results, machine, command.strip())}\n")
+        summary = write_summary(results, machine, command.strip(), directory)
+        sys.stdout.write(f"\nwrote {summary}\n")
     return 0
 
 
-def _run_one(name: str, arguments: argparse.Namespace) -> Result:
+def _run_one(name: str, arguments: argparse.Namespace, directory: Path) -> Result:
     module = importlib.import_module(f"benchmarks.{name}")
     started = time.perf_counter()
     if name == "scale":
@@ -63,7 +67,7 @@ def _run_one(name: str, arguments: argparse.Namespace) -> Result:
     result.seconds = round(time.perf_counter() - started, 1)
     result.details["mode"] = "quick" if arguments.quick else "full"
     print_result(result)
-    write_results(result)
+    write_results(result, directory)
     return result
 
 
