@@ -354,6 +354,15 @@ class Recipe(ABC):
         """Weight each event adds to the user × item matrix (float32, one per event)."""
         return np.ones(len(data), np.float32)
 
+    def positive_matrix(
+        self, data: InteractionData, hyperparameters: Mapping[str, Any]
+    ) -> sp.csr_matrix:
+        """Users × items summed :meth:`event_weights`, pairs that sum to zero or less left out."""
+        weights = data.matrix(self.event_weights(data, hyperparameters))
+        weights.data[weights.data < 0] = 0.0
+        weights.eliminate_zeros()
+        return weights
+
     @abstractmethod
     def fit(
         self,

@@ -316,9 +316,7 @@ class Hybrid(EventWeightedRecipe):
     ) -> HybridModel:
         """Train LightFM and multiply out the representations; identical for equal seeds."""
         start = time.perf_counter()
-        weights = data.matrix(self.event_weights(data, hyperparameters))
-        weights.data[weights.data < 0] = 0.0
-        weights.eliminate_zeros()
+        weights = self.positive_matrix(data, hyperparameters)
 
         users = _metadata(data, "user", hyperparameters)
         items = _metadata(data, "item", hyperparameters)

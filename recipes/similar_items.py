@@ -244,9 +244,7 @@ class SimilarItems(EventWeightedRecipe):
     ) -> SimilarItemsModel:
         """Build the neighbour table and keep the users' weighted histories."""
         start = time.perf_counter()
-        weights = data.matrix(self.event_weights(data, hyperparameters))
-        weights.data[weights.data < 0] = 0.0
-        weights.eliminate_zeros()
+        weights = self.positive_matrix(data, hyperparameters)
         takers = sp.csr_matrix(weights, dtype=bool).astype(np.float32)
         popularity = np.bincount(takers.indices, minlength=data.num_items).astype(np.float64)
 
