@@ -11,7 +11,8 @@ For the same users, on the same model:
 - ours, one user: ``Campaign.get_recommendations(user_id, 25)`` (score from the extracted
   embeddings and biases, leave out seen items, top 25, response objects);
 - LightFM, one user: ``predict(user, every item, user_features, item_features)`` with the
-  training feature matrices, seen items left out, the same top-25 selection;
+  training feature matrices, seen items left out, the same top-25 selection (the one
+  campaigns use, :func:`engine.serving_rules.top_n_row`);
 - batch: ``HybridModel.score_users`` on blocks of users against ``predict`` on every
   (user, item) pair of the block, each followed by the same top-25 selection.
 
@@ -35,7 +36,8 @@ from benchmarks.movielens import find_movielens
 from benchmarks.report import Result, Row
 from datasets.movielens import convert_movielens
 from engine.campaign import Campaign, create_campaign
-from engine.evaluation import rank_top, top_items
+from engine.evaluation import rank_top
+from engine.serving_rules import top_n_row, top_n_rows
 from engine.store import Store
 from engine.training import create_solution, select_interactions, with_features
 from recipes import get_recipe
@@ -235,7 +237,7 @@ def _single_user(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Resul
     model = campaign.version.load_model()[0]
 
     def top(scores: np.ndarray, user: int) -> np.ndarray:
-        return top_items(_without_seen(scores[0], twin.seen, user), TOP)
+        return top_n_row(_without_seen(scores[0], twin.seen, user), TOP)
 
     pairs = {
         "scores of every item": (
@@ -278,8 +280,8 @@ def _single_user(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Resul
 
 
 def _without_seen(scores: np.ndarray, seen: sp.csr_matrix, user: int) -> np.ndarray:
-    """A float64 copy of one user's scores with their seen items at minus infinity."""
-    copy = np.array(scores, dtype=np.float64)
+    """A float32 copy of one user's scores with their seen items at minus infinity."""
+    copy = np.array(scores, dtype=np.float32)
     copy[seen.indices[seen.indptr[user] : seen.indptr[user + 1]]] = -np.inf
     return copy
 
@@ -295,8 +297,8 @@ def _batch(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Result) -> 
     pairs = {
         "scores": (model.score_users, twin.scores),
         f"top {TOP}, seen items left out": (
-            lambda block: rank_top(model.score_users(block), twin.seen[block], TOP),
-            lambda block: rank_top(twin.scores(block), twin.seen[block], TOP),
+            lambda block: _top_rows(model.score_users(block), twin.seen[block]),
+            lambda block: _top_rows(twin.scores(block), twin.seen[block]),
         ),
     }
     into.details["batch_seconds"] = {}
@@ -313,6 +315,13 @@ def _batch(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Result) -> 
                 _verdict(reference / mine, f"blocks of {BLOCK} users"),
             )
         )
+
+
+def _top_rows(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+    """The top 25 of every row with the row's seen items left out, as batch jobs select."""
+    scores = np.array(scores, dtype=np.float32)
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    return top_n_rows(scores, TOP)[0]
 
 
 def _verdict(ratio: float, note: str) -> str:

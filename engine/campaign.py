@@ -267,6 +267,13 @@ class Deployment:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per user, the items they took (training history and new events), CSR-style."""
         seen_indptr = np.asarray(self._arrays["seen_indptr"])
+        if indices.size == 1 and not live[0]:
+            # One request for a user without new events: a slice of the training history.
+            if indices[0] < 0:
+                return np.zeros(2, np.int64), np.zeros(0, np.int64)
+            start, stop = int(seen_indptr[indices[0]]), int(seen_indptr[indices[0] + 1])
+            seen = np.asarray(self._arrays["seen_indices"][start:stop], dtype=np.int64)
+            return np.array([0, stop - start], np.int64), seen
         known = np.maximum(indices, 0)
         starts = np.where(indices >= 0, seen_indptr[known], 0)
         counts = np.where(indices >= 0, seen_indptr[known + 1] - starts, 0)

@@ -14,7 +14,7 @@ from engine.evaluation import top_items
 from engine.events import create_event_tracker, put_items
 from engine.filter_store import create_filter, delete_filter
 from engine.serving_data import ServingData
-from engine.serving_rules import Promotion, ScoredUsers, ServingRules, top_n_rows
+from engine.serving_rules import Promotion, ScoredUsers, ServingRules, top_n_row, top_n_rows
 from engine.store import Store
 from engine.training import create_solution
 from tests.engine.planted import (
@@ -306,6 +306,24 @@ def test_top_n_rows_is_top_items_row_by_row(rows, width, count, seed, dtype):
         assert indices[row, : expected.size].tolist() == expected.tolist()
         assert (indices[row, expected.size :] == -1).all()
         assert np.array_equal(values[row, : expected.size], scores[row, expected])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 3000),
+    st.integers(1, 30),
+    st.integers(0, 2**31),
+    st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([0.0, 0.05, 0.9, 1.0]),
+)
+def test_top_n_row_is_top_items(width, count, seed, dtype, share_excluded):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 60, size=width).astype(dtype)  # many ties at the cut-off
+    special = rng.random(width)
+    scores[special < share_excluded] = -np.inf  # up to a whole row of excluded items
+    scores[(special >= share_excluded) & (special < share_excluded + 0.01)] = np.nan
+    scores[(special >= share_excluded + 0.01) & (special < share_excluded + 0.012)] = np.inf
+    assert top_n_row(scores, count).tolist() == top_items(scores, count).tolist()
 
 
 def test_top_n_rows_is_exact_on_a_wide_catalogue():
