@@ -30,8 +30,13 @@ written and records ``CREATE STOPPED``, so a stopped version never has arrays.
 Version numbers are never reused, so that a deleted ``v3`` cannot come back as another
 model under the same id.
 
-Limitation: a stop takes effect at the next step boundary (data selection, evaluation, the
-final fit, the write); a fit in progress runs to its end first.
+A stop takes effect at the next step boundary (data selection, evaluation, the final fit,
+the write) and, inside a fit, between two iterations of ALS (also those of the evaluation
+fit and of similar-items' item factors) or two epochs of LightFM, through
+:func:`recipes.base.check_stop`.
+
+Limitation: a recipe without iterations (popularity, trending, content-based, co-occurrence
+similar items) runs its fit to the end first; those fits take seconds.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import numpy as np
 from engine.artifacts import MANIFEST, discard_staging, read_manifest, write_artifact
 from engine.errors import InUseError, InvalidStateError, NotFoundError
 from engine.store.files import atomic_write, read_json, write_json
+from recipes.base import stop_checks
 
 __all__ = [
     "ACTIVE",
@@ -267,7 +273,8 @@ class VersionRun:
         try:
             self.checkpoint()
             self._record(CREATE_IN_PROGRESS)
-            manifest, arrays = work(self)
+            with stop_checks(self.checkpoint):  # recipes check between iterations too
+                manifest, arrays = work(self)
             self.checkpoint()
             manifest = {**manifest, "status": ACTIVE, "updated": _now()}
             write_artifact(self.directory, manifest, arrays)

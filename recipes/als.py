@@ -30,6 +30,7 @@ from recipes.base import (
     Recipe,
     Refresh,
     check_history_columns,
+    check_stop,
     checked_user_indices,
 )
 from recipes.recency import RECENCY_HYPERPARAMETER, recency_weights
@@ -444,6 +445,11 @@ def _parse_weight(number: str) -> float | None:
     return weight if np.isfinite(weight) else None
 
 
+def _between_iterations(iteration: int, elapsed: float, loss: float) -> None:
+    """implicit's per-iteration callback: where a stop of the training takes effect."""
+    check_stop()
+
+
 def _train(
     matrix: sp.csr_matrix, hyperparameters: Mapping[str, Any], seed: int, show_progress: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -462,5 +468,5 @@ def _train(
             num_threads=0,
             random_state=seed,
         )
-        als.fit(matrix, show_progress=show_progress)
+        als.fit(matrix, show_progress=show_progress, callback=_between_iterations)
     return als.user_factors, als.item_factors

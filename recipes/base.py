@@ -10,7 +10,9 @@ that trained it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,8 +31,40 @@ __all__ = [
     "Recipe",
     "Refresh",
     "check_history_columns",
+    "check_stop",
     "checked_user_indices",
+    "stop_checks",
 ]
+
+_STOP_CHECK: ContextVar[Callable[[], None] | None] = ContextVar("stop_check", default=None)
+
+
+def check_stop() -> None:
+    """Let the training that runs this fit stop here, if it was asked to.
+
+    Recipes call it between iterations or epochs of a long fit. Outside a training (a fit
+    called directly) it does nothing; inside one it calls the check that
+    :func:`stop_checks` installed, which raises to end the fit.
+    """
+    check = _STOP_CHECK.get()
+    if check is not None:
+        check()
+
+
+@contextmanager
+def stop_checks(check: Callable[[], None]) -> Iterator[None]:
+    """Make :func:`check_stop` call ``check`` in this thread until the block ends.
+
+    Parameters
+    ----------
+    check : callable
+        Raises when the training should stop (see ``engine.lifecycle.VersionRun``).
+    """
+    token = _STOP_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _STOP_CHECK.reset(token)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm import tqdm
 
 from engine.errors import InvalidInputError
 from recipes.als import EVENT_WEIGHT_HYPERPARAMETERS, EventWeightedRecipe
@@ -53,6 +54,7 @@ from recipes.base import (
     InteractionData,
     Model,
     check_history_columns,
+    check_stop,
     checked_user_indices,
 )
 from recipes.content import profiles
@@ -384,15 +386,21 @@ def _train(
         max_sampled=hyperparameters["max_sampled"],
         random_state=seed,
     )
-    lightfm.fit(
-        positives,
-        user_features=_with_identity(users),
-        item_features=_with_identity(items),
-        sample_weight=coordinates.astype(np.float32),
-        epochs=hyperparameters["epochs"],
-        num_threads=1,
-        verbose=show_progress,
-    )
+    user_features, item_features = _with_identity(users), _with_identity(items)
+    sample_weight = coordinates.astype(np.float32)
+    # One epoch a call, so that a stop of the training takes effect between epochs: the same
+    # model as one fit over every epoch, as LightFM draws each epoch's order from its seed.
+    epochs = range(hyperparameters["epochs"])
+    for _ in tqdm(epochs, desc="Epoch", unit="epoch") if show_progress else epochs:
+        check_stop()
+        lightfm.fit_partial(
+            positives,
+            user_features=user_features,
+            item_features=item_features,
+            sample_weight=sample_weight,
+            epochs=1,
+            num_threads=1,
+        )
     return lightfm
 
 

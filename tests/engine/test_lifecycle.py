@@ -3,11 +3,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import recipes.als
 from engine.campaign import create_campaign
 from engine.errors import InUseError, InvalidInputError, InvalidStateError, NotFoundError
 from engine.events import create_event_tracker
@@ -226,3 +228,28 @@ def test_a_group_cannot_be_deleted_while_one_of_its_solutions_trains(gated, gate
     assert job.wait().status == "ACTIVE"
     store.delete_dataset_group("planted")
     assert store.list_dataset_groups() == []
+
+
+def test_a_stop_ends_an_als_fit_between_two_iterations(planted_group, monkeypatch):
+    solution = create_solution(
+        planted_group, "long", "user-personalization", hyperparameters={"iterations": "300"}
+    )
+    in_fit, asked, iterations = threading.Event(), threading.Event(), []
+    check = recipes.als._between_iterations
+
+    def first_iteration_waits_for_the_stop(iteration, elapsed, loss):
+        iterations.append(iteration)
+        in_fit.set()
+        asked.wait(10)
+        check(iteration, elapsed, loss)
+
+    monkeypatch.setattr(recipes.als, "_between_iterations", first_iteration_waits_for_the_stop)
+    job = solution.train_in_background()
+    assert in_fit.wait(10)
+    stop_solution_version_creation(solution, job.version_id)
+    asked.set()
+
+    version = job.wait()
+    assert version.status == "CREATE STOPPED"
+    assert iterations == [0]  # the first of 300 iterations of the evaluation fit was the last
+    assert files_of(version) == [".stop", ".training.lock", "manifest.json"]
