@@ -22,18 +22,19 @@ that fills a list a filter left short has a null score.
 
 A batch segment job reads ``{"itemId": "105"}`` lines and writes the users most likely to
 take each item, most likely first: ``"output": {"recommendedUsers": [...]}``. The users who
-already took the item are left out.
+already took the item are left out, and so are those the job's user-segment (``UserID``)
+filter leaves out; a line may add ``"filterValues"`` for that filter, as in batch inference.
 
 Memory stays bounded whatever the size of the job: lines are read, answered and written a
 block at a time, a few blocks ahead; each worker thread (one per core) scores a block of
 users at a time (at most ``block_bytes`` of scores), so a job over every user of a large
 catalogue never holds a users-by-items matrix; a segment job keeps only each item's best
-users so far while it passes once over the users (per 500 items). The output is written to a
-temporary file and renamed into place when the job succeeds.
+users so far while it passes once over the users (per 500 items). A segment job's filter adds
+one byte per user for each distinct ``filterValues`` among those 500 lines. The output is
+written to a temporary file and renamed into place when the job succeeds.
 
 Limitation: jobs are not stored as named resources (no describe or list); a segment job ranks
-the users the version was trained on, and takes no filter (the service's ``UserID``
-filters are not supported).
+the users the version was trained on.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import IO, Any
@@ -187,7 +188,7 @@ def run_batch_inference(
     num_results : int
         Items per user or per item, 1-500 (default 25).
     filter : Filter or str, optional
-        The job's filter; each line gives its values in ``filterValues``.
+        The job's item (``ItemID``) filter; each line gives its values in ``filterValues``.
     show_progress : bool
         Show a progress bar over the input's bytes.
     block_bytes : int
@@ -203,8 +204,8 @@ def run_batch_inference(
     Raises
     ------
     InvalidInputError
-        A bad ``num_results``, ``block_bytes`` or ``workers``; a bad line is an error line,
-        not an error.
+        A bad ``num_results``, ``block_bytes`` or ``workers``, or a ``UserID`` filter; a bad
+        line is an error line, not an error.
     NotFoundError
         No filter of that name.
 
@@ -215,11 +216,22 @@ def run_batch_inference(
     """
     campaign = _campaign(source)
     _check_num_results(num_results, MAX_RESULTS)
-    chosen = None if filter is None else campaign.rules.data.resolve(filter)
+    chosen = _filter(campaign, filter, "ItemID", "a batch inference job")
     job = _InferenceJob(campaign, num_results, chosen)
     rows = _block_rows(campaign, block_bytes)
     paths = (Path(input_path), Path(output_path))
     return _run("BATCH_INFERENCE", job.answer, paths, rows, _workers(workers), show_progress)
+
+
+def _filter(
+    campaign: Deployment, chosen: Filter | str | None, target: str, use: str
+) -> Filter | None:
+    """The job's filter, read once, refused unless it is a ``target`` filter."""
+    if chosen is None:
+        return None
+    found = campaign.rules.data.resolve(chosen)
+    found.check_target(target, use)
+    return found
 
 
 def _run(
@@ -476,6 +488,7 @@ def run_batch_segment(
     output_path: str | os.PathLike[str],
     *,
     num_results: int = 25,
+    filter: Filter | str | None = None,
     show_progress: bool = False,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     workers: int | None = None,
@@ -490,6 +503,10 @@ def run_batch_segment(
         JSON Lines files; the output is replaced only when the job succeeds.
     num_results : int
         Users per item (default 25), at most the number of users.
+    filter : Filter or str, optional
+        The job's user-segment (``UserID``) filter: a segment holds the best-scored users it
+        lets through, ``num_results`` of them when enough pass. Each line may give its values
+        in ``filterValues``; a line whose values are bad is an error line.
     show_progress : bool
         Show a progress bar over the users scored.
     block_bytes : int
@@ -501,17 +518,49 @@ def run_batch_segment(
     -------
     BatchJobSummary
 
+    Raises
+    ------
+    InvalidInputError
+        A bad ``num_results``, ``block_bytes`` or ``workers``, or an ``ItemID`` filter.
+    NotFoundError
+        No filter of that name.
+
     Examples
     --------
-    >>> run_batch_segment(campaign, "items.jsonl", "items.jsonl.out").num_errors
+    >>> run_batch_segment(campaign, "items.jsonl", "items.jsonl.out", filter="gold").num_errors
     0
     """
     campaign = _campaign(source)
     _check_num_results(num_results, max(1, len(campaign.user_ids())))
+    chosen = _filter(campaign, filter, "UserID", "a batch segment job")
     rows = _block_rows(campaign, block_bytes)
-    job = _SegmentJob(campaign, num_results, rows, _workers(workers), show_progress)
+    job = _SegmentJob(campaign, num_results, chosen, rows, _workers(workers), show_progress)
     paths = (Path(input_path), Path(output_path))
     return _run("BATCH_SEGMENT", job.answer, paths, MAX_SEGMENT_ITEMS, 1, False)
+
+
+@dataclass
+class _Segments:
+    """A block's segments: one per distinct (item, filter values), each a column of scores.
+
+    ``items[c]`` is column ``c``'s item index and ``mask_of_column[c]`` its row in ``masks``
+    (the distinct user masks; empty without a filter); ``lines`` pairs each line to answer
+    with its column.
+    """
+
+    items: list[int] = field(default_factory=list)
+    mask_of_column: list[int] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    lines: list[tuple[_Line, int]] = field(default_factory=list)
+
+    def column(self, item: int, mask: int) -> int:
+        """The column of ``item`` under mask ``mask``, added if new."""
+        for column, pair in enumerate(zip(self.items, self.mask_of_column, strict=True)):
+            if pair == (item, mask):
+                return column
+        self.items.append(item)
+        self.mask_of_column.append(mask)
+        return len(self.items) - 1
 
 
 class _SegmentJob:
@@ -521,12 +570,14 @@ class _SegmentJob:
         self,
         campaign: Deployment,
         num_results: int,
+        chosen: Filter | None,
         block_rows: int,
         workers: int,
         show_progress: bool,
     ) -> None:
         self.campaign = campaign
         self.num_results = num_results
+        self.filter = chosen
         self.block_rows = block_rows
         self.workers = workers
         self.show_progress = show_progress
@@ -535,38 +586,71 @@ class _SegmentJob:
 
     def answer(self, lines: list[_Line]) -> None:
         """Fill in every line's users or error."""
-        ready: list[tuple[_Line, int]] = []
-        for line in lines:
-            index = self._item(line)
-            if index is not None:
-                ready.append((line, index))
-        if not ready:
+        ready = [(line, index) for line in lines if (index := self._item(line)) is not None]
+        segments = self._segments(ready)
+        if not segments.lines:
             return
-        items, row_of_line = np.unique([index for _, index in ready], return_inverse=True)
-        users = self._best_users(items)
-        for (line, _), row in zip(ready, row_of_line.tolist(), strict=True):
-            chosen = users[row][users[row] >= 0]
+        users = self._best_users(segments)
+        for line, column in segments.lines:
+            chosen = users[column][users[column] >= 0]
             line.output = {"recommendedUsers": self.user_ids[chosen].tolist()}
 
     def _item(self, line: _Line) -> int | None:
         if line.error is not None:
             return None
-        if line.kind != "related" or set(line.input) != {"itemId"}:
-            line.fail('a segment line is {"itemId": ...} and nothing else')
+        if line.kind != "related" or set(line.input) - {"filterValues"} != {"itemId"}:
+            line.fail('a segment line has "itemId" and optionally "filterValues", nothing else')
             return None
         index = self.item_index.get(line.input["itemId"])
         if index is None:
             line.fail(f"item {line.input['itemId']!r} is not in the campaign's catalogue")
         return index
 
-    def _best_users(self, items: np.ndarray) -> np.ndarray:
-        """Per distinct item, the indices of its ``num_results`` best users (-1 past the last)."""
+    def _segments(self, ready: list[tuple[_Line, int]]) -> _Segments:
+        """The block's columns: lines with the same item and values share one."""
+        segments = _Segments()
+        mask_of: dict[str, int | str] = {}
+        if self.filter is not None:
+            self.campaign.rules.data.refresh()  # once for the block, not for each line
+        for line, index in ready:
+            key = json.dumps(line.values, sort_keys=True)
+            if key not in mask_of:
+                mask_of[key] = self._mask(line.values, segments.masks)
+            mask = mask_of[key]
+            if isinstance(mask, str):
+                line.fail(mask)
+            else:
+                segments.lines.append((line, segments.column(index, mask)))
+        return segments
+
+    def _mask(self, values: Mapping[str, str] | None, masks: list[np.ndarray]) -> int | str:
+        """The row in ``masks`` of the users these values let through, or what is wrong."""
+        if self.filter is None:
+            return "filterValues were given but the job has no filter" if values else -1
+        try:
+            data = self.campaign.rules.data
+            mask = data.user_mask(self.filter.expression, values, self.user_ids, refresh=False)
+        except RecengineError as error:
+            return str(error)
+        masks.append(mask)
+        return len(masks) - 1
+
+    def _best_users(self, segments: _Segments) -> np.ndarray:
+        """Per column, the indices of its ``num_results`` best users (-1 past the last)."""
+        items, item_of_column = np.unique(segments.items, return_inverse=True)
         column_of = np.full(self.campaign.num_items, -1, np.int64)
         column_of[items] = np.arange(items.size)
-        best = _RunningTop(items.size, self.num_results)
+        masks = np.stack(segments.masks)[segments.mask_of_column] if segments.masks else None
+        best = _RunningTop(len(segments.items), self.num_results)
         total = self.user_ids.size
         starts = range(0, total, self.block_rows)
-        score = partial(self._item_scores, items=items, column_of=column_of)
+        score = partial(
+            self._scores,
+            items=items,
+            column_of=column_of,
+            item_of_column=item_of_column,
+            masks=masks,
+        )
         bar = tqdm(total=total, unit="user", desc="batch segment", disable=not self.show_progress)
         with bar, _worker_pool(self.workers) as pool:
             for start, block in zip(
@@ -575,6 +659,20 @@ class _SegmentJob:
                 best.add(block, start)
                 bar.update(block.shape[0])
         return best.users
+
+    def _scores(
+        self,
+        start: int,
+        items: np.ndarray,
+        column_of: np.ndarray,
+        item_of_column: np.ndarray,
+        masks: np.ndarray | None,
+    ) -> np.ndarray:
+        """A block of users' scores per column; -inf where one took the item or is filtered."""
+        block = self._item_scores(start, items, column_of)[:, item_of_column]
+        if masks is not None:
+            block[~masks[:, start : start + block.shape[0]].T] = -np.inf
+        return block
 
     def _item_scores(self, start: int, items: np.ndarray, column_of: np.ndarray) -> np.ndarray:
         """Scores of a block of users from ``start`` for ``items``; -inf where one took it."""

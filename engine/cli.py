@@ -318,8 +318,8 @@ def _add_batch_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         job.add_argument("--output", type=Path, help="JSON Lines out (default: INPUT.out)")
         job.add_argument("--num-results", "-n", type=int, default=25)
         job.add_argument("--workers", type=int, help="scoring threads (default: one per core)")
-        if name == "batch-inference":
-            job.add_argument("--filter", metavar="NAME", help="a filter of the dataset group")
+        target = "an ItemID" if name == "batch-inference" else "a UserID (user-segment)"
+        job.add_argument("--filter", metavar="NAME", help=f"{target} filter of the dataset group")
         job.set_defaults(handler=_batch)
 
 
@@ -332,14 +332,12 @@ def _batch(args: argparse.Namespace) -> Any:
     output = args.output or args.input.with_name(args.input.name + ".out")
     options = {
         "num_results": args.num_results,
+        "filter": args.filter,
         "show_progress": _progress(args),
         "workers": args.workers,
     }
-    if args.command == "batch-segment":
-        return run_batch_segment(version, args.input, output, **options).describe()
-    return run_batch_inference(
-        version, args.input, output, filter=args.filter, **options
-    ).describe()
+    job = run_batch_segment if args.command == "batch-segment" else run_batch_inference
+    return job(version, args.input, output, **options).describe()
 
 
 def _store(args: argparse.Namespace) -> Any:

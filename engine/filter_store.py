@@ -66,7 +66,8 @@ class Filter:
     dataset_group : str
         The group's name.
     expression : FilterExpression
-        The parsed expression; ``expression.text`` is the text as written.
+        The parsed expression; ``expression.text`` is the text as written and
+        ``expression.target`` (also :attr:`target`) what it selects: ``ItemID`` or ``UserID``.
     status : str
         ``ACTIVE``: a filter is usable as soon as it is created.
     created : str
@@ -84,17 +85,46 @@ class Filter:
         """The ``$NAME`` placeholders a request can give values for, without the ``$``."""
         return self.expression.placeholders
 
+    @property
+    def target(self) -> str:
+        """``ItemID``: filters items (requests, batch inference); ``UserID``: users (segments)."""
+        return self.expression.target
+
+    def check_target(self, target: str, use: str) -> None:
+        """Refuse this filter for ``use`` unless it is a ``target`` filter.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the filter, its target and what ``use`` needs.
+
+        Examples
+        --------
+        >>> get_filter(group, "gold-members").check_target("UserID", "a batch segment job")
+        """
+        if self.target != target:
+            selects = "users" if self.target == "UserID" else "items"
+            raise InvalidInputError(
+                f"filter {self.name!r} is {_article(self.target)} {self.target} filter (it "
+                f"selects {selects}); {use} needs {_article(target)} {target} filter"
+            )
+
     def describe(self) -> dict[str, Any]:
-        """Name, group, expression, status, creation time and placeholders."""
+        """Name, group, expression, target, status, creation time and placeholders."""
         return {
             "name": self.name,
             "dataset_group": self.dataset_group,
             "filter_expression": self.expression.text,
+            "target": self.target,
             "status": self.status,
             "failure_reason": None,
             "created": self.created,
             "placeholders": list(self.placeholders),
         }
+
+
+def _article(target: str) -> str:
+    return "an" if target == "ItemID" else "a"
 
 
 def _filters_root(group: DatasetGroup) -> Path:

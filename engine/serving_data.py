@@ -13,6 +13,11 @@ each part the first time a filter needs it and keeps it until it changes:
 Item masks of filters that depend on neither the user nor the current item are cached per
 filter and values (least recently used first out), and dropped when the Items data changes.
 
+User-segment (``UserID``) filters are evaluated into user masks, over the users a batch
+segment job ranks, by :meth:`ServingData.user_mask`: the Users columns aligned to those users
+are kept until the Users data changes, and which event types each user has interactions of
+(training data and logged events, as for item filters) until new events arrive.
+
 Limitation: an item that is not in the campaign's catalogue (one added after its version was
 trained) cannot be returned, so no filter can let it through.
 """
@@ -33,7 +38,13 @@ import pyarrow as pa
 
 from engine.errors import InvalidInputError
 from engine.filter_store import Filter, filter_path, get_filter
-from engine.filters import FilterContext, FilterExpression, columns_from_table
+from engine.filters import (
+    EventTypes,
+    FilterContext,
+    FilterExpression,
+    SegmentContext,
+    columns_from_table,
+)
 from engine.store import DatasetGroup, InteractionCache
 from engine.store.event_log import EventLog
 
@@ -80,6 +91,8 @@ class ServingData:
         self._catalogue: FilterContext | None = None
         self._users: _UsersTable | None = None
         self._histories: _Histories | None = None
+        self._segment: SegmentContext | None = None
+        self._segment_events: tuple[np.ndarray, _Histories, int, EventTypes] | None = None
         self._masks.clear()
 
     # Change detection.
@@ -116,6 +129,7 @@ class ServingData:
             self._masks.clear()
         elif part == "USERS":
             self._users = None
+            self._segment = None
         else:
             self._histories = None
 
@@ -194,6 +208,74 @@ class ServingData:
         if key is not None:
             self._remember(key, mask)
         return mask
+
+    def user_mask(
+        self,
+        expression: FilterExpression,
+        values: Mapping[str, str] | None,
+        user_ids: np.ndarray,
+        refresh: bool = True,
+    ) -> np.ndarray:
+        """Which of ``user_ids`` a user-segment (``UserID``) expression lets through (read-only).
+
+        Parameters
+        ----------
+        expression : FilterExpression
+            A ``UserID`` filter's expression.
+        values : Mapping[str, str] or None
+            Its placeholder values.
+        user_ids : numpy.ndarray
+            The users to select from; pass the same array for many masks, so that the Users
+            columns are aligned to it once.
+        refresh : bool
+            As for :meth:`item_mask`.
+
+        Raises
+        ------
+        InvalidInputError
+            Bad values, an ``ItemID`` expression, or one that cannot be evaluated (see
+            :meth:`engine.filters.FilterExpression.user_mask`).
+        """
+        if refresh:
+            self.refresh()
+        mask = expression.user_mask(self._segment_context(expression, user_ids), values)
+        mask.setflags(write=False)
+        return mask
+
+    def _segment_context(
+        self, expression: FilterExpression, user_ids: np.ndarray
+    ) -> SegmentContext:
+        with self._lock:
+            if self._segment is None or self._segment.user_ids is not user_ids:
+                self._segment = SegmentContext(user_ids, self._users_columns(user_ids))
+            segment = self._segment
+        if "INTERACTIONS" not in expression.fields:
+            return segment
+        return segment.with_events(self._event_types(user_ids))
+
+    def _users_columns(self, user_ids: np.ndarray) -> dict[str, list[Any]]:
+        if self._stamps["USERS"] is None:
+            return {}
+        table = self.group.dataset("USERS").read_table()
+        return columns_from_table(table, user_ids, "USER_ID")
+
+    def _event_types(self, user_ids: np.ndarray) -> EventTypes:
+        """Which event types each of ``user_ids`` has interactions of, kept until new events."""
+        with self._lock:
+            if self._histories is None:
+                self._histories = self._load_histories()
+            histories = self._histories
+            cached = self._segment_events
+            if (
+                cached is not None
+                and cached[0] is user_ids
+                and cached[1] is histories
+                and cached[2] == histories.revision
+            ):
+                return cached[3]
+            event_types = histories.event_types(user_ids)
+            self._segment_events = (user_ids, histories, histories.revision, event_types)
+            return event_types
 
     def _cached(self, key: tuple[Any, ...]) -> np.ndarray | None:
         with self._lock:
@@ -294,6 +376,7 @@ class _Histories:
         self._item_index = item_index
         self._live: dict[str, tuple[list[int], list[str]]] = {}
         self.log_end = cache.log_end
+        self.revision = 0  # counts the calls to add
         logger.info(
             "indexed %d interactions of %d users for filters in %.2f s",
             len(cache),
@@ -303,6 +386,7 @@ class _Histories:
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         """Add logged event rows (column names in any case)."""
+        self.revision += 1
         for row in rows:
             upper = {str(key).upper(): value for key, value in row.items()}
             items, types = self._live.setdefault(str(upper["USER_ID"]), ([], []))
@@ -322,6 +406,32 @@ class _Histories:
             items = np.concatenate((items, np.asarray(live_items, np.int64)))
             types = np.concatenate((types, np.asarray(live_types, dtype=object)))
         return items, types
+
+    def event_types(self, user_ids: np.ndarray) -> EventTypes:
+        """The distinct (user, event type) pairs of ``user_ids``' histories.
+
+        Row ``k`` of the answer: user ``user_ids[rows[k]]`` has an interaction of type
+        ``names[codes[k]]``; users outside ``user_ids`` are left out.
+        """
+        row_of = {str(user): row for row, user in enumerate(np.asarray(user_ids).tolist())}
+        to_rows = np.array([row_of.get(str(user), -1) for user in self._user_ids], np.int64)
+        owners = np.repeat(np.arange(to_rows.size), np.diff(self._indptr))
+        rows, codes = to_rows[owners], np.asarray(self._types, np.int64)
+
+        code_of = {str(name): code for code, name in enumerate(self._type_names.tolist())}
+        live = [
+            (row_of[user], code_of.setdefault(event_type, len(code_of)))
+            for user, (_, types) in self._live.items()
+            if user in row_of
+            for event_type in set(types)
+        ]
+        if live:
+            live_rows, live_codes = np.array(live, np.int64).T
+            rows, codes = np.concatenate((rows, live_rows)), np.concatenate((codes, live_codes))
+
+        width = max(1, len(code_of))
+        pairs = np.unique(rows[rows >= 0] * width + codes[rows >= 0])
+        return pairs // width, pairs % width, np.array(list(code_of), dtype=object)
 
 
 def group_of(version_path: Path) -> DatasetGroup:

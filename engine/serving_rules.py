@@ -243,14 +243,16 @@ class ServingRules:
         NotFoundError
             No filter of that name.
         InvalidInputError
-            Values without a filter, bad values, or a filter that cannot be evaluated.
+            Values without a filter, bad values, a filter that cannot be evaluated, or a
+            user-segment (``UserID``) filter.
         """
         if filter is None:
             if filter_values:
                 raise InvalidInputError("filter_values were given without a filter")
             return None
-        expression = self.data.resolve(filter).expression
-        return self.data.item_mask(expression, filter_values, user_id, current_item, refresh)
+        found = self.data.resolve(filter)
+        found.check_target("ItemID", "recommending items")
+        return self.data.item_mask(found.expression, filter_values, user_id, current_item, refresh)
 
     def finish(
         self,

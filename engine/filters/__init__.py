@@ -36,15 +36,23 @@ Limitation: only ``ItemID`` filters are supported; user-segment (``UserID``) and
 (``ActionID``) filters are refused with an error that says so.
 """
 
-from engine.filters._context import FilterContext, columns_from_table, row_from_table
+from engine.filters._context import (
+    EventTypes,
+    FilterContext,
+    SegmentContext,
+    columns_from_table,
+    row_from_table,
+)
 from engine.filters._expression import FilterExpression, parse_filter
 from engine.filters._syntax import MAX_EXPRESSION_LENGTH, FilterSyntaxError, parse_values
 
 __all__ = [
+    "EventTypes",
     "FilterContext",
     "FilterExpression",
     "FilterSyntaxError",
     "MAX_EXPRESSION_LENGTH",
+    "SegmentContext",
     "columns_from_table",
     "parse_filter",
     "parse_values",

@@ -1,7 +1,10 @@
-"""What a filter is evaluated against: the catalogue's columns, the user and the current item.
+"""What a filter is evaluated against: the rows it selects from, and what a request adds.
 
-Columns are normalized once per :class:`FilterContext` (and shared by the contexts
-:meth:`FilterContext.for_request` derives from it) into one of three kinds:
+An item filter (``ItemID``) selects catalogue items: a :class:`FilterContext` holds the Items
+columns, and the requesting user and the current item. A user-segment filter (``UserID``)
+selects users: a :class:`SegmentContext` holds the Users columns and which event types each
+user has interactions of. Either way the rows' columns are a :class:`Rows`, normalized once
+(and shared by the contexts :meth:`FilterContext.for_request` derives) into one of three kinds:
 
 * numeric: ints and floats, compared as numbers; missing values are NaN;
 * boolean: ``True``/``False``, matched as the strings ``"true"``/``"false"``;
@@ -20,10 +23,23 @@ import pyarrow as pa
 
 from engine.errors import InvalidInputError
 
-__all__ = ["Column", "FilterContext", "columns_from_table", "row_from_table"]
+__all__ = [
+    "Column",
+    "EventTypes",
+    "FilterContext",
+    "Rows",
+    "SegmentContext",
+    "columns_from_table",
+    "row_from_table",
+]
 
 Kind = Literal["numeric", "boolean", "categorical"]
 ITEM_ID = "ITEM_ID"
+USER_ID = "USER_ID"
+
+# (row indices, event-type codes, event-type names): row ``rows[k]`` has an interaction of
+# type ``names[codes[k]]``; pairs may repeat.
+EventTypes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _is_missing(value: Any) -> bool:
@@ -111,9 +127,69 @@ def _tokens(value: Any, kind: Kind) -> list[str]:
     return [token for token in str(value).split("|") if token != ""]
 
 
+@dataclass(eq=False)
+class Rows:
+    """The rows a filter selects from: their ids and their dataset's columns.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray
+        The rows' ids (items or users), in the order masks are aligned to.
+    columns : Mapping[str, array-like]
+        The dataset's columns (name -> one value per row, aligned to ``ids``). Multi-valued
+        categorical values are ``|``-joined strings; missing is None or NaN.
+    id_field : str
+        The id column's name, ``ITEM_ID`` or ``USER_ID``: always a field, the ids themselves
+        when ``columns`` has no such column.
+
+    Examples
+    --------
+    >>> Rows(np.array(["u1", "u2"]), {"AGE": [30, None]}, "USER_ID").column("age", "Users.age").kind
+    'numeric'
+    """
+
+    ids: np.ndarray
+    columns: Mapping[str, Any]
+    id_field: str
+    _normalized: dict[str, Column] = field(default_factory=dict, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Number of rows."""
+        return int(len(self.ids))
+
+    def column(self, name: str, label: str) -> Column:
+        """The column ``name`` (any case), normalized once and cached."""
+        key = name.upper()
+        if key not in self._normalized:
+            self._normalized[key] = self._build(name, label)
+        return self._normalized[key]
+
+    def _build(self, name: str, label: str) -> Column:
+        names = {str(column).upper() for column in self.columns}
+        if name.upper() == self.id_field and self.id_field not in names:
+            return Column.build(self.id_field, np.asarray(self.ids, dtype=object))
+        actual = _find_column(self.columns, name, label)
+        column = Column.build(actual, self.columns[actual])
+        if column.size != self.size:
+            noun = self.id_field.split("_")[0].lower() + "s"
+            raise InvalidInputError(
+                f"{noun} column {actual} has {column.size} values for {self.size} {noun}"
+            )
+        return column
+
+
+def _coded(user_events: tuple[np.ndarray, np.ndarray]) -> EventTypes:
+    """One user's (item indices, event types) as :data:`EventTypes`."""
+    indices, event_types = (np.asarray(part).reshape(-1) for part in user_events)
+    texts = np.array([str(event) for event in event_types.tolist()], dtype=object)
+    names, codes = np.unique(texts, return_inverse=True)
+    return indices.astype(np.int64), codes.reshape(-1), names
+
+
 @dataclass
 class FilterContext:
-    """The data one filter evaluation sees; the filter module itself never reads the store.
+    """The data one item filter evaluation sees; the filter module itself never reads the store.
 
     Parameters
     ----------
@@ -141,12 +217,20 @@ class FilterContext:
     users: Mapping[str, Any] | None = None
     user_events: tuple[np.ndarray, np.ndarray] | None = None
     current_item: int | None = None
-    _columns: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
+    rows: Rows = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rows = Rows(self.item_ids, self.items, ITEM_ID)
 
     @property
     def num_items(self) -> int:
         """Size of the catalogue."""
         return int(len(self.item_ids))
+
+    @property
+    def num_rows(self) -> int:
+        """Size of the masks: the catalogue's."""
+        return self.num_items
 
     def for_request(
         self,
@@ -155,30 +239,20 @@ class FilterContext:
         current_item: int | None = None,
     ) -> FilterContext:
         """A context for one request that shares this one's catalogue and normalized columns."""
-        return FilterContext(
-            self.item_ids, self.items, users, user_events, current_item, self._columns
-        )
+        derived = FilterContext(self.item_ids, self.items, users, user_events, current_item)
+        derived.rows = self.rows
+        return derived
+
+    def row_events(self) -> EventTypes | None:
+        """The items of the requesting user's interactions and their types."""
+        return None if self.user_events is None else _coded(self.user_events)
 
     def item_column(self, name: str, label: str) -> Column:
         """The Items column ``name`` (any case), normalized once and cached.
 
         ``ITEM_ID`` is the catalogue's ids when ``items`` has no such column.
         """
-        key = name.upper()
-        if key not in self._columns:
-            self._columns[key] = self._build_item_column(name, label)
-        return self._columns[key]
-
-    def _build_item_column(self, name: str, label: str) -> Column:
-        if name.upper() == ITEM_ID and ITEM_ID not in {str(c).upper() for c in self.items}:
-            return Column.build(ITEM_ID, np.asarray(self.item_ids, dtype=object))
-        actual = _find_column(self.items, name, label)
-        column = Column.build(actual, self.items[actual])
-        if column.size != self.num_items:
-            raise InvalidInputError(
-                f"items column {actual} has {column.size} values for {self.num_items} items"
-            )
-        return column
+        return self.rows.column(name, label)
 
     def user_column(self, name: str, label: str) -> Column:
         """The requesting user's value of ``name`` as a one-row column."""
@@ -186,6 +260,52 @@ class FilterContext:
             return Column.build(name, [None])
         actual = _find_column(self.users, name, label)
         return Column.build(actual, [self.users[actual]])
+
+
+@dataclass
+class SegmentContext:
+    """The data one user-segment (``UserID``) filter evaluation sees.
+
+    Parameters
+    ----------
+    user_ids : numpy.ndarray
+        The users to select from, in the solution version's user-index order; masks are
+        aligned to it.
+    users : Mapping[str, array-like]
+        Users dataset columns, aligned to ``user_ids`` (see :func:`columns_from_table`).
+    event_types : EventTypes or None
+        Which event types each user has interactions of: (user indices, type codes, type
+        names). None: no user has any.
+
+    Examples
+    --------
+    >>> context = SegmentContext(np.array(["u1", "u2"]), {"AGE": [30, 15]})
+    >>> context.rows.column("AGE", "Users.AGE").numbers
+    array([30., 15.])
+    """
+
+    user_ids: np.ndarray
+    users: Mapping[str, Any] = field(default_factory=dict)
+    event_types: EventTypes | None = None
+    rows: Rows = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.rows = Rows(self.user_ids, self.users, USER_ID)
+
+    @property
+    def num_rows(self) -> int:
+        """Size of the masks: the number of users."""
+        return int(len(self.user_ids))
+
+    def row_events(self) -> EventTypes | None:
+        """The users' event types."""
+        return self.event_types
+
+    def with_events(self, event_types: EventTypes | None) -> SegmentContext:
+        """A context with these event types that shares this one's users and normalized columns."""
+        derived = SegmentContext(self.user_ids, self.users, event_types)
+        derived.rows = self.rows
+        return derived
 
 
 def _find_column(columns: Mapping[str, Any], name: str, label: str) -> str:

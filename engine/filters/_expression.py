@@ -1,4 +1,4 @@
-"""Parsed filters and their evaluation as item masks."""
+"""Parsed filters and their evaluation as item masks (ItemID) or user masks (UserID)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import InvalidInputError
-from engine.filters._context import Column, FilterContext
+from engine.filters._context import Column, FilterContext, SegmentContext
 from engine.filters._syntax import (
     ORDERING,
     Condition,
@@ -23,6 +23,7 @@ from engine.filters._syntax import (
     Junction,
     Node,
     Placeholder,
+    Target,
     Value,
     iter_conditions,
     parse_terms,
@@ -44,7 +45,14 @@ _COMPARE: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     ">=": operator.ge,
 }
 _BOOLEAN_ALIASES = {"1": "true", "0": "false", "1.0": "true", "0.0": "false"}
-_DATASET_TYPES = {"Items": "ITEMS", "Interactions": "INTERACTIONS", "Users": "USERS"}
+_DATASET_TYPES = {
+    "Items": "ITEMS",
+    "Interactions": "INTERACTIONS",
+    "Users": "USERS",
+    "CurrentUser": "USERS",
+}
+_ROWS = {"ItemID": "items", "UserID": "users"}
+_ID_FIELDS = {"ItemID": ("ITEMS", "ITEM_ID"), "UserID": ("USERS", "USER_ID")}
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,11 @@ class FilterExpression:
     """A parsed filter: ``INCLUDE``/``EXCLUDE`` terms joined by ``|``.
 
     The terms combine as the service combines them: the union of the applied INCLUDE terms
-    (all items when none applies) minus the union of the applied EXCLUDE terms. A term whose
+    (all rows when none applies) minus the union of the applied EXCLUDE terms. A term whose
     ``IF CurrentUser...`` clause is false is not applied, nor is an EXCLUDE term whose
-    placeholders have no values.
+    placeholders have no values. The rows are catalogue items for an ``ItemID`` filter
+    (:meth:`item_mask`) and users for a ``UserID`` filter (:meth:`user_mask`), as
+    :attr:`target` says.
 
     Create one with :func:`parse_filter`.
     """
@@ -65,6 +75,11 @@ class FilterExpression:
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def target(self) -> Target:
+        """What the filter selects: ``ItemID`` (items) or ``UserID`` (users, for segments)."""
+        return self.terms[0].target
+
     @cached_property
     def placeholders(self) -> tuple[str, ...]:
         """Placeholder names without ``$``, in order of first appearance."""
@@ -73,8 +88,8 @@ class FilterExpression:
 
     @cached_property
     def depends_on_user(self) -> bool:
-        """True when the mask depends on the requesting user (Interactions or ``IF``)."""
-        return any(
+        """True when an item mask depends on the requesting user (Interactions or ``IF``)."""
+        return self.target == "ItemID" and any(
             term.condition is not None
             or any(c.dataset == "Interactions" for c in iter_conditions(term.where))
             for term in self.terms
@@ -123,7 +138,8 @@ class FilterExpression:
     def validate(self, columns: Mapping[str, Collection[str] | Mapping[str, str]]) -> None:
         """Check the fields the filter names against the datasets, as the service does at creation.
 
-        Every field must exist (``Items.ITEM_ID`` always does). When the kinds of the fields
+        Every field must exist (``Items.ITEM_ID`` always does, and so does ``Users.USER_ID``
+        in a ``UserID`` filter). When the kinds of the fields
         are given, a textual field cannot be filtered, and ``<``, ``<=``, ``>``, ``>=`` need a
         numeric field on both sides.
 
@@ -148,11 +164,13 @@ class FilterExpression:
         ... )
         """
         available = {key.upper(): _kinds_by_name(names) for key, names in columns.items()}
+        id_field = _ID_FIELDS[self.target]
         missing = [
-            _describe_missing(dataset_type, name, available)
+            _describe_missing(dataset_type, name, available, self.target)
             for dataset_type, names in sorted(self.fields.items())
             for name in sorted(names)
-            if not _is_available(dataset_type, name, available)
+            if (dataset_type, name.upper()) != id_field
+            and name.upper() not in available.get(dataset_type, {})
         ]
         if missing:
             raise InvalidInputError(
@@ -217,7 +235,7 @@ class FilterExpression:
     def item_mask(
         self, context: FilterContext, values: Mapping[str, str] | None = None
     ) -> np.ndarray:
-        """Which catalogue items the filter lets through.
+        """Which catalogue items an ``ItemID`` filter lets through.
 
         Parameters
         ----------
@@ -234,9 +252,9 @@ class FilterExpression:
         Raises
         ------
         InvalidInputError
-            An INCLUDE term's placeholder has no value, a value is malformed, a field does not
-            exist, ``CurrentItem`` is used without a current item, or ``<``/``>`` meets a
-            field or value that is not numeric.
+            A ``UserID`` filter; an INCLUDE term's placeholder has no value, a value is
+            malformed, a field does not exist, ``CurrentItem`` is used without a current item,
+            or ``<``/``>`` meets a field or value that is not numeric.
 
         Examples
         --------
@@ -246,6 +264,54 @@ class FilterExpression:
         ... )
         array([ True, False])
         """
+        return self._mask("ItemID", context, values)
+
+    def user_mask(
+        self, context: SegmentContext, values: Mapping[str, str] | None = None
+    ) -> np.ndarray:
+        """Which users a ``UserID`` (user-segment) filter lets through.
+
+        Parameters
+        ----------
+        context : SegmentContext
+            The users, their Users columns and the event types of their interactions.
+        values : Mapping[str, str], optional
+            Placeholder values, as for :meth:`item_mask`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Boolean, one per user of ``context.user_ids``; True means the user may be in a
+            segment.
+
+        Raises
+        ------
+        InvalidInputError
+            An ``ItemID`` filter, or as for :meth:`item_mask`.
+
+        Examples
+        --------
+        >>> context = SegmentContext(np.array(["u1", "u2"]), {"AGE": [30, 15]})
+        >>> parse_filter("EXCLUDE UserID WHERE Users.AGE < $AGE").user_mask(
+        ...     context, {"AGE": "18"}
+        ... )
+        array([ True, False])
+        """
+        return self._mask("UserID", context, values)
+
+    def _mask(
+        self,
+        target: Target,
+        context: FilterContext | SegmentContext,
+        values: Mapping[str, str] | None,
+    ) -> np.ndarray:
+        """The union of the applied INCLUDE terms' masks minus that of the EXCLUDE terms'."""
+        if self.target != target:
+            wanted = {"ItemID": "item_mask", "UserID": "user_mask"}[self.target]
+            raise InvalidInputError(
+                f"filter expression {self.text!r} is a {self.target} filter; it selects "
+                f"{_ROWS[self.target]}, not {_ROWS[target]} (use {wanted})"
+            )
         self.check_values(values)
         started = time.perf_counter()
         evaluation = _Evaluation(context, values or {})
@@ -256,13 +322,14 @@ class FilterExpression:
             if mask is not None:
                 (includes if term.action == "INCLUDE" else excludes).append(mask)
 
-        result = np.logical_or.reduce(includes) if includes else np.ones(context.num_items, bool)
+        result = np.logical_or.reduce(includes) if includes else np.ones(context.num_rows, bool)
         if excludes:
             result = result & ~np.logical_or.reduce(excludes)
         logger.debug(
-            "filter kept %d of %d items in %.2f ms",
+            "filter kept %d of %d %s in %.2f ms",
             int(result.sum()),
-            context.num_items,
+            context.num_rows,
+            _ROWS[target],
             1000 * (time.perf_counter() - started),
         )
         return np.asarray(result, dtype=bool)
@@ -273,12 +340,6 @@ def _kinds_by_name(names: Collection[str] | Mapping[str, str]) -> dict[str, str 
     if isinstance(names, Mapping):
         return {str(name).upper(): str(kind) for name, kind in names.items()}
     return {str(name).upper(): None for name in names}
-
-
-def _is_available(dataset_type: str, name: str, available: dict[str, dict[str, Any]]) -> bool:
-    if dataset_type == "ITEMS" and name.upper() == "ITEM_ID":
-        return True
-    return name.upper() in available.get(dataset_type, {})
 
 
 def _kind_problems(condition: Condition, available: dict[str, dict[str, str | None]]) -> list[str]:
@@ -307,8 +368,11 @@ def _kind_problems(condition: Condition, available: dict[str, dict[str, str | No
     return problems
 
 
-def _describe_missing(dataset_type: str, name: str, available: dict[str, dict[str, Any]]) -> str:
-    prefix = {"ITEMS": "Items", "INTERACTIONS": "Interactions", "USERS": "CurrentUser"}
+def _describe_missing(
+    dataset_type: str, name: str, available: dict[str, dict[str, Any]], target: Target
+) -> str:
+    users = "Users" if target == "UserID" else "CurrentUser"
+    prefix = {"ITEMS": "Items", "INTERACTIONS": "Interactions", "USERS": users}
     label = f"{prefix[dataset_type]}.{name}"
     if dataset_type not in available:
         return f"{label} (no {dataset_type.title()} dataset)"
@@ -351,13 +415,13 @@ def parse_filter(expression: str) -> FilterExpression:
 class _Evaluation:
     """One evaluation of a filter: the context, and the placeholder values parsed once."""
 
-    def __init__(self, context: FilterContext, values: Mapping[str, str]) -> None:
+    def __init__(self, context: FilterContext | SegmentContext, values: Mapping[str, str]) -> None:
         self.context = context
         self.raw_values = values
         self.parsed: dict[str, tuple[Value, ...]] = {}
 
     def term_mask(self, term: FilterTerm) -> np.ndarray | None:
-        """The term's item mask, or None when the term is not applied."""
+        """The term's mask of rows, or None when the term is not applied."""
         missing = [name for name in _term_placeholders(term) if not self.placeholder(name)]
         if missing and term.action == "EXCLUDE":
             logger.debug("EXCLUDE term skipped: no value for $%s", missing[0])
@@ -379,38 +443,51 @@ class _Evaluation:
         return self.parsed[name]
 
     def mask(self, node: Node) -> np.ndarray:
-        """The rows ``node`` holds for: items, or the one row of the user for ``IF``."""
+        """The rows ``node`` holds for: items or users, or the one row of the user for ``IF``."""
         if isinstance(node, Junction):
             masks = [self.mask(child) for child in node.children]
             combine = np.logical_and if node.operator == "AND" else np.logical_or
             return np.asarray(combine.reduce(masks), dtype=bool)
         if node.dataset == "Interactions":
             return self.event_mask(node)
-        if node.dataset == "Users":
-            column = self.context.user_column(node.field, node.label)
+        if node.dataset == "CurrentUser":
+            column = self.request().user_column(node.field, node.label)
         else:
-            column = self.context.item_column(node.field, node.label)
+            column = self.context.rows.column(node.field, node.label)
         return _match(column, node, self.resolve(node))
 
+    def request(self) -> FilterContext:
+        """The item filter's context, for ``CurrentUser`` and ``CurrentItem`` (ItemID only)."""
+        if not isinstance(self.context, FilterContext):
+            raise InvalidInputError(
+                "CurrentUser and CurrentItem need a request's context; a UserID filter has none"
+            )
+        return self.context
+
     def event_mask(self, condition: Condition) -> np.ndarray:
-        """Items of the user's interactions whose event type the condition matches."""
-        mask = np.zeros(self.context.num_items, dtype=bool)
-        if self.context.user_events is None:
+        """Rows with an interaction whose event type the condition matches.
+
+        For an item filter, the items of the requesting user's interactions; for a
+        user-segment filter, the users who have such an interaction.
+        """
+        mask = np.zeros(self.context.num_rows, dtype=bool)
+        events = self.context.row_events()
+        if events is None:
             return mask
-        indices, event_types = (np.asarray(part).reshape(-1) for part in self.context.user_events)
+        rows, codes, names = events
         values = self.resolve(condition)
 
-        lowered = np.array([str(event).lower() for event in event_types.tolist()], dtype=object)
         if any(value.any_event for value in values):
-            hit = np.ones(lowered.size, dtype=bool)
+            matched = np.ones(len(names), dtype=bool)
         else:
-            hit = np.isin(lowered, [value.text.lower() for value in values])
+            wanted = {value.text.lower() for value in values}
+            matched = np.array([str(name).lower() in wanted for name in names], dtype=bool)
         if condition.operator in _NEGATED:
-            hit = ~hit
+            matched = ~matched
 
-        indices = indices.astype(np.int64)
-        inside = (indices >= 0) & (indices < mask.size)
-        mask[indices[hit & inside]] = True
+        hit = matched[codes] if len(names) else np.zeros(len(codes), dtype=bool)
+        inside = (rows >= 0) & (rows < mask.size)
+        mask[rows[hit & inside]] = True
         return mask
 
     def resolve(self, condition: Condition) -> list[Value]:
@@ -428,15 +505,15 @@ class _Evaluation:
     def current_item_values(self, operand: CurrentItemField) -> list[Value]:
         """The current item's values of ``CurrentItem.FIELD``; empty when it has none."""
         label = f"CurrentItem.{operand.field}"
-        if self.context.current_item is None:
+        request = self.request()
+        if request.current_item is None:
             raise InvalidInputError(
                 f"the filter uses {label}, which needs the request's item "
                 "(related-items requests only)"
             )
-        column = self.context.item_column(operand.field, label)
+        column = request.item_column(operand.field, label)
         return [
-            _value_of(value, operand.position)
-            for value in column.row_values(self.context.current_item)
+            _value_of(value, operand.position) for value in column.row_values(request.current_item)
         ]
 
 

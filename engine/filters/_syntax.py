@@ -2,16 +2,19 @@
 
 The grammar, with keywords matched case-insensitively::
 
-    filter     := term ( "|" term )*
+    filter     := term ( "|" term )*                 every term has the same target
     term       := ( INCLUDE | EXCLUDE ) ItemID WHERE or_cond [ IF or_cond ]
+                | ( INCLUDE | EXCLUDE ) UserID WHERE or_cond
     or_cond    := and_cond ( OR and_cond )*          AND binds tighter than OR
     and_cond   := primary ( AND primary )*
     primary    := "(" or_cond ")" | condition
     condition  := field ( IN | NOT IN | = | != | < | <= | > | >= ) operand
-    field      := Items.NAME | Interactions.EVENT_TYPE      (after WHERE)
+    field      := Items.NAME | Interactions.EVENT_TYPE      (after WHERE, ItemID)
+                | Users.NAME | Interactions.EVENT_TYPE      (after WHERE, UserID)
                 | CurrentUser.NAME                          (after IF)
     operand    := value | "(" value ( "," value )* ")"
-    value      := "string" | number | true | false | $NAME | CurrentItem.NAME
+    value      := "string" | number | true | false | $NAME
+                | CurrentItem.NAME                          (ItemID only)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "Junction",
     "Node",
     "Placeholder",
+    "Target",
     "Value",
     "parse_terms",
     "parse_values",
@@ -55,7 +59,10 @@ _TOKEN = re.compile(
 )
 _ESCAPE = re.compile(r"\\(.)")
 
-Dataset = Literal["Items", "Interactions", "Users"]
+Dataset = Literal["Items", "Interactions", "Users", "CurrentUser"]
+Target = Literal["ItemID", "UserID"]
+# The dataset whose fields a WHERE clause names, per target: the rows the filter selects.
+ROW_DATASETS: dict[str, Dataset] = {"ItemID": "Items", "UserID": "Users"}
 
 
 class FilterSyntaxError(InvalidInputError):
@@ -118,7 +125,10 @@ Operand = Value | Placeholder | CurrentItemField
 
 @dataclass(frozen=True)
 class Condition:
-    """``dataset.field operator operand``; ``field`` is as written, matched case-insensitively."""
+    """``dataset.field operator operand``; ``field`` is as written, matched case-insensitively.
+
+    ``dataset`` is ``CurrentUser`` for the conditions of an ``IF`` clause.
+    """
 
     dataset: Dataset
     field: str
@@ -128,9 +138,8 @@ class Condition:
 
     @property
     def label(self) -> str:
-        """The field as a filter names it: ``Items.GENRES`` or ``CurrentUser.AGE``."""
-        prefix = "CurrentUser" if self.dataset == "Users" else self.dataset
-        return f"{prefix}.{self.field}"
+        """The field as a filter names it: ``Items.GENRES``, ``Users.AGE``, ``CurrentUser.AGE``."""
+        return f"{self.dataset}.{self.field}"
 
 
 @dataclass(frozen=True)
@@ -146,12 +155,16 @@ Node = Condition | Junction
 
 @dataclass(frozen=True)
 class FilterTerm:
-    """One ``INCLUDE``/``EXCLUDE`` expression between ``|`` separators."""
+    """One ``INCLUDE``/``EXCLUDE`` expression between ``|`` separators.
+
+    ``target`` says what it selects: items (``ItemID``) or users (``UserID``).
+    """
 
     action: Literal["INCLUDE", "EXCLUDE"]
     where: Node
     condition: Node | None
     position: int
+    target: Target = "ItemID"
 
 
 def tokenize(text: str, source: str) -> list[Token]:
@@ -210,6 +223,8 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(text, source)
         self.index = 0
+        self.first_target: Target | None = None
+        self.term_target: Target = "ItemID"
 
     # Token access.
 
@@ -243,7 +258,8 @@ class _Parser:
         while self.accept("|"):
             terms.append(self.term())
         if self.token.kind != "end":
-            allowed = "AND, OR" if terms[-1].condition is not None else "AND, OR, IF"
+            closed = terms[-1].condition is not None or terms[-1].target == "UserID"
+            allowed = "AND, OR" if closed else "AND, OR, IF"
             raise self.fail(f"expected {allowed}, | or the end of the expression")
         return tuple(terms)
 
@@ -252,24 +268,48 @@ class _Parser:
         if not self.accept("INCLUDE", "EXCLUDE"):
             raise self.fail("expected INCLUDE or EXCLUDE")
         action: Literal["INCLUDE", "EXCLUDE"] = "INCLUDE" if start.upper == "INCLUDE" else "EXCLUDE"
-        self.target(action)
-        self.expect("WHERE", "expected WHERE after ItemID")
+        self.term_target = self.target(action)
+        self.expect("WHERE", f"expected WHERE after {self.term_target}")
         where = self.disjunction("where")
         _check_one_dataset(where, self.source)
-        condition = self.disjunction("if") if self.accept("IF") else None
-        return FilterTerm(action, where, condition, start.position)
+        condition = self.if_clause()
+        return FilterTerm(action, where, condition, start.position, self.term_target)
 
-    def target(self, action: str) -> None:
+    def target(self, action: str) -> Target:
+        """``ItemID`` or ``UserID``, the same for every term of the filter."""
         token = self.token
-        if self.accept("ITEMID"):
-            return
-        if token.upper in ("USERID", "ACTIONID"):
+        if token.upper == "ACTIONID":
             raise FilterSyntaxError(
                 self.source,
                 token.position,
-                f"{token.text} filters are not supported; only ItemID filters can be created",
+                f"{token.text} filters are not supported; only ItemID and UserID filters can be "
+                "created",
             )
-        raise self.fail(f"expected ItemID after {action}")
+        if not self.accept("ITEMID", "USERID"):
+            raise self.fail(f"expected ItemID or UserID after {action}")
+        target: Target = "ItemID" if token.upper == "ITEMID" else "UserID"
+        if self.first_target is None:
+            self.first_target = target
+        elif target != self.first_target:
+            raise FilterSyntaxError(
+                self.source,
+                token.position,
+                f"{target} expressions cannot be joined with {self.first_target} expressions "
+                "in one filter",
+            )
+        return target
+
+    def if_clause(self) -> Node | None:
+        token = self.token
+        if not self.accept("IF"):
+            return None
+        if self.term_target == "UserID":
+            raise self.fail(
+                "expected AND, OR, | or the end of the expression (a UserID filter has no IF "
+                "clause)",
+                token,
+            )
+        return self.disjunction("if")
 
     def disjunction(self, clause: str) -> Node:
         children = [self.conjunction(clause)]
@@ -293,7 +333,7 @@ class _Parser:
     def condition(self, clause: str) -> Condition:
         field_token = self.token
         dataset, field = self.field(clause)
-        label = f"{'CurrentUser' if dataset == 'Users' else dataset}.{field}"
+        label = f"{dataset}.{field}"
         operator = self.operator(label, dataset)
         operands = self.operands(operator, label)
         condition = Condition(dataset, field, operator, operands, field_token.position)
@@ -306,18 +346,21 @@ class _Parser:
         if clause == "if":
             if len(parts) == 2 and parts[0].upper() == "CURRENTUSER":
                 self.advance()
-                return "Users", parts[1]
+                return "CurrentUser", parts[1]
             raise self.fail("expected a CurrentUser.FIELD condition in the IF clause")
 
         dataset = parts[0].upper() if len(parts) == 2 else ""
-        if dataset == "ITEMS":
+        rows = ROW_DATASETS[self.term_target]
+        if dataset == rows.upper():
             self.advance()
-            return "Items", parts[1]
+            return rows, parts[1]
         if dataset == "INTERACTIONS":
             if parts[1].upper() != "EVENT_TYPE":
                 raise self.fail("expected Interactions.EVENT_TYPE, the only Interactions field")
             self.advance()
             return "Interactions", parts[1]
+        if self.term_target == "UserID":
+            raise self.fail("expected Users.FIELD or Interactions.EVENT_TYPE in a UserID filter")
         if dataset in ("CURRENTUSER", "USERS"):
             raise self.fail(
                 "expected Items.FIELD or Interactions.EVENT_TYPE (CurrentUser goes in IF)"
@@ -354,6 +397,11 @@ class _Parser:
             return Placeholder(self.advance().text[1:], token.position)
         parts = token.text.split(".")
         if token.kind == "word" and len(parts) == 2 and parts[0].upper() == "CURRENTITEM":
+            if self.term_target == "UserID":
+                raise self.fail(
+                    f"expected a value after {label} {operator} (a UserID filter has no "
+                    "current item)"
+                )
             return CurrentItemField(self.advance().text.split(".")[1], token.position)
         raise self.fail(f"expected a value after {label} {operator}")
 

@@ -260,8 +260,8 @@ def test_segment_lines_other_than_an_item_are_error_lines(served, tmp_path):
     run_batch_segment(version, source, tmp_path / "out.jsonl")
     errors = [line["error"] for line in read_lines(tmp_path / "out.jsonl")]
     assert errors == [
-        'line 1: a segment line is {"itemId": ...} and nothing else',
-        'line 2: a segment line is {"itemId": ...} and nothing else',
+        'line 1: a segment line has "itemId" and optionally "filterValues", nothing else',
+        'line 2: a segment line has "itemId" and optionally "filterValues", nothing else',
     ]
 
 

@@ -34,6 +34,7 @@ def test_a_created_filter_is_stored_and_read_back_as_written(group):
         "name": "no-genres",
         "dataset_group": "planted",
         "filter_expression": text,
+        "target": "ItemID",
         "status": "ACTIVE",
         "failure_reason": None,
         "created": None,

@@ -238,8 +238,10 @@ MALFORMED = [
         syntax(1, "expected INCLUDE or EXCLUDE, found 'KEEP'"),
     ),
     (
-        "INCLUDE UserID WHERE Users.AGE > 3",
-        syntax(9, "UserID filters are not supported; only ItemID filters can be created"),
+        'INCLUDE ActionID WHERE Actions.CATEGORY IN ("x")',
+        syntax(
+            9, "ActionID filters are not supported; only ItemID and UserID filters can be created"
+        ),
     ),
     (
         'INCLUDE ItemID WHERE Items.GENRES IN ("x"',
