@@ -10,6 +10,7 @@ from engine.campaign import RecommendedItem, create_campaign
 from engine.cli import main
 from engine.errors import InvalidInputError, NotFoundError
 from engine.evaluation import top_items
+from engine.events import create_event_tracker
 from engine.filter_store import create_filter
 from engine.store import Store
 from engine.training import create_solution
@@ -18,6 +19,7 @@ from tests.engine.planted import (
     INTERACTIONS_SCHEMA,
     USERS_PER_GROUP,
     planted_rows,
+    watch,
     write_interactions,
 )
 from tests.engine.planted_catalogue import add_catalogue
@@ -38,6 +40,8 @@ def served(tmp_path_factory):
     add_catalogue(group, directory)
     create_filter(group, "only", "INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)")
     create_filter(group, "cheap", "INCLUDE ItemID WHERE Items.PRICE < 4")
+    create_filter(group, "adults", "EXCLUDE UserID WHERE Users.AGE < 18")
+    create_filter(group, "members", "INCLUDE UserID WHERE Users.MEMBERSHIP IN ($MEMBERSHIP)")
     solution = create_solution(group, "als", "user-personalization", hyperparameters={"factors": 8})
     version = solution.train()
     return group, version, create_campaign(group, "home", version)
@@ -279,3 +283,129 @@ def test_the_batch_commands_write_input_dot_out(served, tmp_path, capsys):
     job = f"--json --home {group.root} batch-segment planted --solution als -n 3 --input"
     assert main([*job.split(), str(items), "--output", str(tmp_path / "seg.jsonl")]) == 0
     assert len(read_lines(tmp_path / "seg.jsonl")[0]["output"]["recommendedUsers"]) == 3
+    arguments = [*job.split(), str(items), "--filter", "adults", "--output", str(tmp_path / "a")]
+    assert main(arguments) == 0
+    adults = read_lines(tmp_path / "a")[0]["output"]["recommendedUsers"]
+    assert adults == segment_of(served[2], "i2-05", 3, lambda user: 10 + member(user) >= 18)
+
+
+def segment_of(campaign, item, count, allowed=lambda user: True):
+    """The ``count`` likeliest users of ``item`` among the allowed ones who did not take it."""
+    scored = campaign.score_users(USERS)
+    column = scored.scores[:, list(campaign.item_ids()).index(item)].astype(np.float64)
+    left_out = [row for row, user in enumerate(USERS) if item in SEEN[user] or not allowed(user)]
+    column[left_out] = -np.inf
+    return [USERS[row] for row in top_items(column, count)]
+
+
+def member(user):
+    return int(user.split("-")[1])
+
+
+def test_a_segment_filter_leaves_users_out_and_the_segment_stays_full(served, tmp_path):
+    _, version, campaign = served
+    items = ["i1-03", "i0-00", "i2-15"]
+    source = write_lines(tmp_path / "items.jsonl", [{"itemId": item} for item in items])
+    out = tmp_path / "out.jsonl"
+    run_batch_segment(version, source, out, num_results=30, filter="adults", block_bytes=SEVEN_ROWS)
+
+    for item, line in zip(items, read_lines(out), strict=True):
+        adult = segment_of(campaign, item, 30, lambda user: 10 + member(user) >= 18)
+        assert line["output"]["recommendedUsers"] == adult
+        assert len(adult) == 30
+        assert adult != segment_of(campaign, item, 30)
+
+
+def test_segment_filter_values_apply_per_line_and_bad_ones_are_error_lines(served, tmp_path):
+    _, version, campaign = served
+    gold, basic = {"MEMBERSHIP": '"gold"'}, {"MEMBERSHIP": '"basic"'}
+    lines = [
+        {"itemId": "i0-05", "filterValues": gold},
+        {"itemId": "i0-05", "filterValues": basic},
+        {"itemId": "i2-07", "filterValues": gold},
+        {"itemId": "i0-05"},
+        {"itemId": "i0-05", "filterValues": {"MEMBERSHIP": "gold"}},
+        {"itemId": "i0-05", "filterValues": {"TIER": '"gold"'}},
+    ]
+    source = write_lines(tmp_path / "items.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    summary = run_batch_segment(
+        version, source, out, num_results=20, filter="members", block_bytes=SEVEN_ROWS
+    )
+    answered = read_lines(out)
+    assert (summary.num_lines, summary.num_errors) == (6, 3)
+
+    even, odd = (lambda user: member(user) % 2 == 0), (lambda user: member(user) % 2 == 1)
+    expected = [
+        segment_of(campaign, "i0-05", 20, even),
+        segment_of(campaign, "i0-05", 20, odd),
+        segment_of(campaign, "i2-07", 20, even),
+    ]
+    assert [line["output"]["recommendedUsers"] for line in answered[:3]] == expected
+    assert [line["error"] for line in answered[3:]] == [
+        "line 4: filter value for $MEMBERSHIP is missing; an INCLUDE expression needs a value "
+        "for each of its placeholders",
+        "line 5: filter value for $MEMBERSHIP: at position 1: expected a quoted string or a "
+        "number, found 'gold'",
+        "line 6: filter value for $TIER matches no placeholder of the filter (it uses $MEMBERSHIP)",
+    ]
+
+
+def test_filter_values_without_a_segment_filter_are_an_error_line(served, tmp_path):
+    _, version, campaign = served
+    lines = [{"itemId": "i0-05", "filterValues": {"MEMBERSHIP": '"gold"'}}, {"itemId": "i0-05"}]
+    source = write_lines(tmp_path / "items.jsonl", lines)
+    run_batch_segment(version, source, tmp_path / "out.jsonl", num_results=5)
+    first, second = read_lines(tmp_path / "out.jsonl")
+    assert first["error"] == "line 1: filterValues were given but the job has no filter"
+    assert second["output"]["recommendedUsers"] == segment_of(campaign, "i0-05", 5)
+
+
+def test_a_filter_of_the_wrong_target_is_refused_naming_it(served, tmp_path):
+    _, version, campaign = served
+    source = write_lines(tmp_path / "items.jsonl", [{"itemId": "i0-05"}])
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^filter 'cheap' is an ItemID filter \(it selects items\); a batch segment job "
+        r"needs a UserID filter$",
+    ):
+        run_batch_segment(version, source, tmp_path / "out.jsonl", filter="cheap")
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^filter 'adults' is a UserID filter \(it selects users\); a batch inference job "
+        r"needs an ItemID filter$",
+    ):
+        run_batch_inference(version, source, tmp_path / "out.jsonl", filter="adults")
+    assert not (tmp_path / "out.jsonl").exists()
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^filter 'members' is a UserID filter \(it selects users\); recommending items "
+        r"needs an ItemID filter$",
+    ):
+        campaign.get_recommendations("u0-01", 5, filter="members")
+
+
+def test_a_segment_filter_on_event_types_sees_training_data_and_logged_events(tmp_path):
+    group = Store(tmp_path / "store").create_dataset_group("planted")
+    group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
+    clicks = [("u0-04", "i0-01", "click", "", 1_700_000_000), ("u1-07", "i1-02", "click", "", 1)]
+    group.import_csv(
+        "INTERACTIONS", write_interactions(tmp_path / "i.csv", planted_rows() + clicks)
+    )
+    create_filter(group, "clickers", 'INCLUDE UserID WHERE Interactions.EVENT_TYPE IN ("CLICK")')
+    version = create_solution(
+        group, "als", "user-personalization", hyperparameters={"factors": 8}
+    ).train()
+    campaign = create_campaign(group, "home", version)
+    source = write_lines(tmp_path / "items.jsonl", [{"itemId": "i0-05"}])
+
+    run_batch_segment(campaign, source, tmp_path / "before.jsonl", filter="clickers")
+    create_event_tracker(group, "web").put_events(
+        "s1", [watch("i2-03", event_type="click")], user_id="u2-03"
+    )
+    run_batch_segment(campaign, source, tmp_path / "after.jsonl", filter="clickers")
+
+    before = read_lines(tmp_path / "before.jsonl")[0]["output"]["recommendedUsers"]
+    after = read_lines(tmp_path / "after.jsonl")[0]["output"]["recommendedUsers"]
+    assert sorted(before) == ["u0-04", "u1-07"]
+    assert sorted(after) == ["u0-04", "u1-07", "u2-03"]
