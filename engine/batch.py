@@ -552,15 +552,15 @@ class _Segments:
     mask_of_column: list[int] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     lines: list[tuple[_Line, int]] = field(default_factory=list)
+    _columns: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def column(self, item: int, mask: int) -> int:
         """The column of ``item`` under mask ``mask``, added if new."""
-        for column, pair in enumerate(zip(self.items, self.mask_of_column, strict=True)):
-            if pair == (item, mask):
-                return column
-        self.items.append(item)
-        self.mask_of_column.append(mask)
-        return len(self.items) - 1
+        if (item, mask) not in self._columns:
+            self._columns[item, mask] = len(self.items)
+            self.items.append(item)
+            self.mask_of_column.append(mask)
+        return self._columns[item, mask]
 
 
 class _SegmentJob:
@@ -640,7 +640,9 @@ class _SegmentJob:
         items, item_of_column = np.unique(segments.items, return_inverse=True)
         column_of = np.full(self.campaign.num_items, -1, np.int64)
         column_of[items] = np.arange(items.size)
-        masks = np.stack(segments.masks)[segments.mask_of_column] if segments.masks else None
+        masks = None
+        if segments.masks:
+            masks = (np.stack(segments.masks), np.asarray(segments.mask_of_column))
         best = _RunningTop(len(segments.items), self.num_results)
         total = self.user_ids.size
         starts = range(0, total, self.block_rows)
@@ -666,12 +668,17 @@ class _SegmentJob:
         items: np.ndarray,
         column_of: np.ndarray,
         item_of_column: np.ndarray,
-        masks: np.ndarray | None,
+        masks: tuple[np.ndarray, np.ndarray] | None,
     ) -> np.ndarray:
-        """A block of users' scores per column; -inf where one took the item or is filtered."""
+        """A block of users' scores per column; -inf where one took the item or is filtered.
+
+        ``masks`` holds the distinct user masks and each column's row among them.
+        """
         block = self._item_scores(start, items, column_of)[:, item_of_column]
         if masks is not None:
-            block[~masks[:, start : start + block.shape[0]].T] = -np.inf
+            distinct, mask_of_column = masks
+            allowed = distinct[mask_of_column, start : start + block.shape[0]]
+            block[~allowed.T] = -np.inf
         return block
 
     def _item_scores(self, start: int, items: np.ndarray, column_of: np.ndarray) -> np.ndarray:

@@ -139,9 +139,8 @@ class FilterExpression:
         """Check the fields the filter names against the datasets, as the service does at creation.
 
         Every field must exist (``Items.ITEM_ID`` always does, and so does ``Users.USER_ID``
-        in a ``UserID`` filter). When the kinds of the fields
-        are given, a textual field cannot be filtered, and ``<``, ``<=``, ``>``, ``>=`` need a
-        numeric field on both sides.
+        in a ``UserID`` filter). When the kinds of the fields are given, a textual field cannot
+        be filtered, and ``<``, ``<=``, ``>``, ``>=`` need a numeric field on both sides.
 
         Parameters
         ----------
@@ -164,13 +163,11 @@ class FilterExpression:
         ... )
         """
         available = {key.upper(): _kinds_by_name(names) for key, names in columns.items()}
-        id_field = _ID_FIELDS[self.target]
         missing = [
             _describe_missing(dataset_type, name, available, self.target)
             for dataset_type, names in sorted(self.fields.items())
             for name in sorted(names)
-            if (dataset_type, name.upper()) != id_field
-            and name.upper() not in available.get(dataset_type, {})
+            if not _is_available(dataset_type, name, available, self.target)
         ]
         if missing:
             raise InvalidInputError(
@@ -366,6 +363,15 @@ def _kind_problems(condition: Condition, available: dict[str, dict[str, str | No
             if kind not in (None, "numeric", "textual")
         ]
     return problems
+
+
+def _is_available(
+    dataset_type: str, name: str, available: dict[str, dict[str, Any]], target: Target
+) -> bool:
+    """Whether the field exists; the id of the rows filtered always does."""
+    if (dataset_type, name.upper()) == _ID_FIELDS[target]:
+        return True
+    return name.upper() in available.get(dataset_type, {})
 
 
 def _describe_missing(

@@ -62,7 +62,7 @@ _ESCAPE = re.compile(r"\\(.)")
 Dataset = Literal["Items", "Interactions", "Users", "CurrentUser"]
 Target = Literal["ItemID", "UserID"]
 # The dataset whose fields a WHERE clause names, per target: the rows the filter selects.
-ROW_DATASETS: dict[str, Dataset] = {"ItemID": "Items", "UserID": "Users"}
+ROW_DATASETS: dict[Target, Dataset] = {"ItemID": "Items", "UserID": "Users"}
 
 
 class FilterSyntaxError(InvalidInputError):

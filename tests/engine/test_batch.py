@@ -10,7 +10,7 @@ from engine.campaign import RecommendedItem, create_campaign
 from engine.cli import main
 from engine.errors import InvalidInputError, NotFoundError
 from engine.evaluation import top_items
-from engine.events import create_event_tracker
+from engine.events import create_event_tracker, put_users
 from engine.filter_store import create_filter
 from engine.store import Store
 from engine.training import create_solution
@@ -385,27 +385,34 @@ def test_a_filter_of_the_wrong_target_is_refused_naming_it(served, tmp_path):
         campaign.get_recommendations("u0-01", 5, filter="members")
 
 
-def test_a_segment_filter_on_event_types_sees_training_data_and_logged_events(tmp_path):
+def test_segment_filters_see_training_data_logged_events_and_logged_users(tmp_path):
     group = Store(tmp_path / "store").create_dataset_group("planted")
     group.create_dataset("INTERACTIONS", INTERACTIONS_SCHEMA)
     clicks = [("u0-04", "i0-01", "click", "", 1_700_000_000), ("u1-07", "i1-02", "click", "", 1)]
     group.import_csv(
         "INTERACTIONS", write_interactions(tmp_path / "i.csv", planted_rows() + clicks)
     )
+    add_catalogue(group, tmp_path)
     create_filter(group, "clickers", 'INCLUDE UserID WHERE Interactions.EVENT_TYPE IN ("CLICK")')
+    create_filter(group, "adults", "EXCLUDE UserID WHERE Users.AGE < 18")
     version = create_solution(
         group, "als", "user-personalization", hyperparameters={"factors": 8}
     ).train()
     campaign = create_campaign(group, "home", version)
     source = write_lines(tmp_path / "items.jsonl", [{"itemId": "i0-05"}])
 
-    run_batch_segment(campaign, source, tmp_path / "before.jsonl", filter="clickers")
+    def segment(name):
+        out = tmp_path / f"{name}.jsonl"
+        run_batch_segment(campaign, source, out, num_results=len(USERS), filter=name)
+        return sorted(read_lines(out)[0]["output"]["recommendedUsers"])
+
+    assert segment("clickers") == ["u0-04", "u1-07"]
+    adults = [user for user in USERS if member(user) >= 8 and "i0-05" not in SEEN[user]]
+    assert segment("adults") == adults
+
     create_event_tracker(group, "web").put_events(
         "s1", [watch("i2-03", event_type="click")], user_id="u2-03"
     )
-    run_batch_segment(campaign, source, tmp_path / "after.jsonl", filter="clickers")
-
-    before = read_lines(tmp_path / "before.jsonl")[0]["output"]["recommendedUsers"]
-    after = read_lines(tmp_path / "after.jsonl")[0]["output"]["recommendedUsers"]
-    assert sorted(before) == ["u0-04", "u1-07"]
-    assert sorted(after) == ["u0-04", "u1-07", "u2-03"]
+    put_users(group, [{"user_id": "u2-05", "properties": '{"age": 40, "membership": "gold"}'}])
+    assert segment("clickers") == ["u0-04", "u1-07", "u2-03"]
+    assert segment("adults") == sorted([*adults, "u2-05"])
