@@ -182,9 +182,10 @@ class Rows:
 def _coded(user_events: tuple[np.ndarray, np.ndarray]) -> EventTypes:
     """One user's (item indices, event types) as :data:`EventTypes`."""
     indices, event_types = (np.asarray(part).reshape(-1) for part in user_events)
-    texts = np.array([str(event) for event in event_types.tolist()], dtype=object)
-    names, codes = np.unique(texts, return_inverse=True)
-    return indices.astype(np.int64), codes.reshape(-1), names
+    code_of: dict[str, int] = {}
+    codes = [code_of.setdefault(str(event), len(code_of)) for event in event_types.tolist()]
+    names = np.array(list(code_of), dtype=object)
+    return indices.astype(np.int64), np.array(codes, dtype=np.int64), names
 
 
 @dataclass
