@@ -20,7 +20,10 @@ Batch throughput, in blocks of 1000 users: ours scores the block at once and ran
 the serving rules (``score_users`` then ``rank_block``, what a batch job does before it
 writes JSON; whole jobs are measured by :mod:`benchmarks.batch_serving`); implicit's
 ``recommend`` takes the block's array of users; numpy top 25 is the block's matrix product
-with ``argpartition`` per row, and the bound the block's matrix product alone.
+with ``argpartition`` per row, and the bound the block's matrix product alone. implicit ranks
+a block on every core (its ``topk`` runs its own threads, ``num_threads=0``) while ours runs
+on the calling thread; a batch job gives each core a block, and
+:mod:`benchmarks.batch_serving` compares whole jobs.
 """
 
 from __future__ import annotations

@@ -291,12 +291,13 @@ class ServingRules:
         list of RecommendedItem
         """
         row = np.asarray(scores)
-        if filter is None and promotion is None and not filter_values:
-            return self._unfiltered(row, num_results, excluded, popular)
+        request: dict[str, Any] = {"user_id": user_id, "current_item": current_item}
+        if promotion is None:
+            mask = self.allowed_items(filter, filter_values, **request)
+            return self._without_promotion(row, num_results, excluded, mask, popular)
         allowed = np.ones(row.size, bool)
         if excluded is not None:
             allowed[np.asarray(excluded, dtype=np.int64)] = False
-        request: dict[str, Any] = {"user_id": user_id, "current_item": current_item}
 
         promoted = self._promoted(row, allowed, num_results, promotion, request)
         allowed[promoted.indices] = False
@@ -309,20 +310,27 @@ class ServingRules:
         marked = self._items(row, promoted, popular, promotion.name)
         return _spread(items, marked, f"{user_id}|{current_item}|{promotion.name}")
 
-    def _unfiltered(
-        self, row: np.ndarray, num_results: int, excluded: np.ndarray | None, popular: bool
+    def _without_promotion(
+        self,
+        row: np.ndarray,
+        num_results: int,
+        excluded: np.ndarray | None,
+        mask: np.ndarray | None,
+        popular: bool,
     ) -> list[RecommendedItem]:
-        """:meth:`finish` without a filter or a promotion, with one copy of the scores."""
-        candidates = np.array(row, copy=True)
+        """:meth:`finish` without a promotion: one masked copy of the scores, and the
+        fill-up only when the allowed scored items run short."""
+        candidates = np.array(row, copy=True) if mask is None else np.where(mask, row, -np.inf)
         if excluded is not None:
             candidates[np.asarray(excluded, dtype=np.int64)] = -np.inf
         ranked = _best(candidates, num_results)
-        if ranked.size < num_results:
-            allowed = np.ones(row.size, bool)
-            if excluded is not None:
-                allowed[np.asarray(excluded, dtype=np.int64)] = False
-            return self._items(row, self._pick(row, allowed, num_results), popular)
-        return self._items(row, _Picked(ranked, 0), popular)
+        if ranked.size == num_results:
+            return self._items(row, _Picked(ranked, 0), popular)
+
+        allowed = _or_all(mask, row.size).copy()
+        if excluded is not None:
+            allowed[np.asarray(excluded, dtype=np.int64)] = False
+        return self._items(row, self._pick(row, allowed, num_results), popular)
 
     def _promoted(
         self,
