@@ -1,5 +1,7 @@
 """Tests of the store: dataset groups, datasets, the writer lock and the interaction cache."""
 
+import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from engine.errors import AlreadyExistsError, InUseError, InvalidInputError, Not
 from engine.schema import parse_schema
 from engine.store import Store
 from engine.store import cache as cache_module
-from engine.store.files import writer_lock
+from engine.store.files import atomic_open, atomic_write, writer_lock
 
 INTERACTIONS_SCHEMA = {
     "type": "record",
@@ -422,3 +424,16 @@ def test_cache_codes_reproduce_the_imported_user_ids(user_ids):
 
         assert cache.user_ids[cache.user_indices].tolist() == user_ids
         assert cache.user_ids.tolist() == sorted(set(user_ids))
+
+
+def test_written_files_are_readable_as_the_umask_allows(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.json", b"{}")
+        with atomic_open(tmp_path / "b.npy") as stream:
+            stream.write(b"x")
+    finally:
+        os.umask(previous)
+    modes = [stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("a.json", "b.npy")]
+    assert modes == [0o644, 0o644]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.json", "b.npy"]
