@@ -312,11 +312,12 @@ def _add_batch_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     for name, help_text in jobs.items():
         job = commands.add_parser(name, parents=[common], help=help_text)
         job.add_argument("group")
-        job.add_argument("--solution", required=True)
+        job.add_argument("--solution", required=True, help="the solution whose version scores")
         job.add_argument("--version", help="version id (default: the latest ACTIVE one)")
         job.add_argument("--input", required=True, type=Path, help="JSON Lines, one request a line")
         job.add_argument("--output", type=Path, help="JSON Lines out (default: INPUT.out)")
-        job.add_argument("--num-results", "-n", type=int, default=25)
+        what = "items per line" if name == "batch-inference" else "users per item"
+        job.add_argument("--num-results", "-n", type=int, default=25, help=f"{what} (default 25)")
         job.add_argument("--workers", type=int, help="scoring threads (default: one per core)")
         target = "an ItemID" if name == "batch-inference" else "a UserID (user-segment)"
         job.add_argument("--filter", metavar="NAME", help=f"{target} filter of the dataset group")
@@ -654,6 +655,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RecengineError as error:
         return _report_error(error, as_json)
     _print_result(result, as_json, args.command)
+    return _exit_status(args.command, result)
+
+
+def _exit_status(command: str, result: Any) -> int:
+    """0, or 1 for a batch job of which every line is an error line (it produced nothing)."""
+    if command.startswith("batch-") and 0 < result["num_lines"] == result["num_errors"]:
+        print(
+            f"recengine: every line of {result['input']} is an error line; see {result['output']}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

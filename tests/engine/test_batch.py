@@ -289,6 +289,20 @@ def test_the_batch_commands_write_input_dot_out(served, tmp_path, capsys):
     assert adults == segment_of(served[2], "i2-05", 3, lambda user: 10 + member(user) >= 18)
 
 
+def test_a_batch_command_whose_every_line_fails_exits_1(served, tmp_path, capsys):
+    group = served[0]
+    source = write_lines(tmp_path / "bad.jsonl", [{"itemId": "nope"}, {"userId": ""}])
+    job = f"--home {group.root} batch-segment planted --solution als -n 3 --input {source}"
+    assert main(job.split()) == 1
+    assert capsys.readouterr().err.endswith(
+        f"recengine: every line of {source} is an error line; see {source}.out\n"
+    )
+    assert len(read_lines(tmp_path / "bad.jsonl.out")) == 2
+
+    mixed = write_lines(tmp_path / "mixed.jsonl", [{"itemId": "nope"}, {"itemId": "i2-05"}])
+    assert main([*job.split()[:-1], str(mixed)]) == 0
+
+
 def segment_of(campaign, item, count, allowed=lambda user: True):
     """The ``count`` likeliest users of ``item`` among the allowed ones who did not take it."""
     scored = campaign.score_users(USERS)
