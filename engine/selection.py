@@ -122,12 +122,13 @@ class TrainingWindow:
     def bounds(self, newest: int) -> tuple[int | None, int | None]:
         """``(first kept second, first second after the window)``; ``None`` where open.
 
-        ``newest`` is the newest interaction of the dataset; the last-days window ends with it.
+        ``newest`` is the newest interaction of the dataset; a last-days window without an
+        end ends with it (its end is the second after it).
         """
         start, end = self.start, self.end
         if self.days is not None:
-            stop = end if end is not None else newest + 1
-            start = math.ceil(stop - self.days * SECONDS_PER_DAY)
+            end = end if end is not None else newest + 1
+            start = math.ceil(end - self.days * SECONDS_PER_DAY)
         return start, end
 
     def mask(self, timestamps: np.ndarray) -> np.ndarray:

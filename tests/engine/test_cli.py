@@ -167,7 +167,7 @@ def test_solution_create_takes_columns_and_a_window(capsys, tmp_path):
     summary = json.loads(out)
     assert summary["training_columns"] == {"USERS": [], "ITEMS": ["CATEGORY", "PLAYERS"]}
     # The newest bundled event is at 1777852794 (2026-05-03 23:59:54 UTC).
-    assert summary["training_window"] == {"start": 1_777_852_795 - 30 * 86400, "end": None}
+    assert summary["training_window"] == {"start": 1_777_852_795 - 30 * 86400, "end": 1_777_852_795}
 
 
 def test_a_malformed_column_choice_is_a_usage_error(capsys, tmp_path):

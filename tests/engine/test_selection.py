@@ -38,7 +38,7 @@ def test_days_count_back_from_the_newest_event_including_it():
     window = TrainingWindow.checked(None, None, 10)
     timestamps = np.array([0, 14, 15, 20, 25]) * DAY
 
-    assert window.bounds(25 * DAY) == (15 * DAY + 1, None)
+    assert window.bounds(25 * DAY) == (15 * DAY + 1, 25 * DAY + 1)
     np.testing.assert_array_equal(window.mask(timestamps), [False, False, False, True, True])
 
 

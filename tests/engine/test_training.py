@@ -156,7 +156,7 @@ def test_a_training_window_keeps_only_its_events_and_is_recorded(planted_group):
     version = solution.train()
 
     assert version.manifest["num_interactions"] == len(in_window) < len(rows)
-    assert version.manifest["training_window"] == {"start": start, "end": None}
+    assert version.manifest["training_window"] == {"start": start, "end": newest + 1}
     model, arrays = version.load_model()
     item_ids = [str(item) for item in arrays["item_ids"]]
     counted = {item: len({row[0] for row in in_window if row[1] == item}) for item in item_ids}
