@@ -432,7 +432,11 @@ class Solution:
 
 
 def summarize_version(version: SolutionVersion) -> dict[str, Any]:
-    """A version's id, status, training mode, dates and failure reason, as a dict."""
+    """A version's id, status, training mode, dates and failure reason, as a dict.
+
+    An UPDATE version is not evaluated: ``metrics_from`` names the FULL version whose
+    metrics it carries.
+    """
     manifest = version.manifest
     summary = {
         "version_id": version.version_id,
@@ -441,6 +445,8 @@ def summarize_version(version: SolutionVersion) -> dict[str, Any]:
         "created": manifest.get("created"),
         "updated": manifest.get("updated"),
     }
+    if "metrics_from" in manifest:
+        summary["metrics_from"] = manifest["metrics_from"]
     if version.failure_reason is not None:
         summary["failure_reason"] = version.failure_reason
     return summary

@@ -59,11 +59,14 @@ def test_events_put_from_the_command_line_change_the_next_answer(capsys, home):
 
 
 def test_versions_and_campaign_updates_from_the_command_line(capsys, home):
-    assert run(capsys, home, "version", "create", "g", "als", "--training-mode", "UPDATE")[0] == 0
+    status, created, _ = run(
+        capsys, home, "version", "create", "g", "als", "--training-mode", "UPDATE"
+    )
+    assert (status, created["metrics_from"]) == (0, "v1")  # not evaluated: v1's metrics
     listed = run(capsys, home, "version", "list", "g", "als")[1]["solutionVersions"]
-    assert [(v["version_id"], v["training_mode"]) for v in listed] == [
-        ("v1", "FULL"),
-        ("v2", "UPDATE"),
+    assert [(v["version_id"], v["training_mode"], v.get("metrics_from")) for v in listed] == [
+        ("v1", "FULL", None),
+        ("v2", "UPDATE", "v1"),
     ]
     assert run(capsys, home, "version", "describe", "g", "als", "v2")[1]["base_version"] == "v1"
 
