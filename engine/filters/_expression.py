@@ -32,6 +32,8 @@ from engine.filters._syntax import (
 
 __all__ = ["FilterExpression", "parse_filter"]
 
+_LISTED_FIELDS = 12  # columns named in the message about a missing field
+
 logger = logging.getLogger(__name__)
 
 MAX_VALUE_LENGTH = 1000
@@ -164,10 +166,15 @@ class FilterExpression:
         """
         available = {key.upper(): _kinds_by_name(names) for key, names in columns.items()}
         missing = [
-            _describe_missing(dataset_type, name, available, self.target)
+            _describe_missing(dataset_type, absent, available, self.target)
             for dataset_type, names in sorted(self.fields.items())
-            for name in sorted(names)
-            if not _is_available(dataset_type, name, available, self.target)
+            if (
+                absent := [
+                    name
+                    for name in sorted(names)
+                    if not _is_available(dataset_type, name, available, self.target)
+                ]
+            )
         ]
         if missing:
             raise InvalidInputError(
@@ -375,14 +382,17 @@ def _is_available(
 
 
 def _describe_missing(
-    dataset_type: str, name: str, available: dict[str, dict[str, Any]], target: Target
+    dataset_type: str, names: list[str], available: dict[str, dict[str, Any]], target: Target
 ) -> str:
+    """``Items.COLOUR, Items.SIZE (Items has GENRES, ITEM_ID)``: one dataset's missing fields."""
     users = "Users" if target == "UserID" else "CurrentUser"
     prefix = {"ITEMS": "Items", "INTERACTIONS": "Interactions", "USERS": users}
-    label = f"{prefix[dataset_type]}.{name}"
+    labels = ", ".join(f"{prefix[dataset_type]}.{name}" for name in names)
     if dataset_type not in available:
-        return f"{label} (no {dataset_type.title()} dataset)"
-    return label
+        return f"{labels} (no {dataset_type.title()} dataset)"
+    columns = sorted(available[dataset_type])
+    shown = ", ".join(columns[:_LISTED_FIELDS]) + (", ..." if len(columns) > _LISTED_FIELDS else "")
+    return f"{labels} ({dataset_type.title()} has {shown})"
 
 
 def parse_filter(expression: str) -> FilterExpression:

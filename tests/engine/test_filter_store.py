@@ -71,7 +71,9 @@ def test_a_malformed_expression_is_refused_at_creation_with_position_and_expecta
     [
         (
             'INCLUDE ItemID WHERE Items.COLOUR IN ("red") IF CurrentUser.HEIGHT > 3',
-            "filter expression uses fields that do not exist: Items.COLOUR, CurrentUser.HEIGHT",
+            "filter expression uses fields that do not exist: Items.COLOUR (Items has "
+            "DESCRIPTION, GENRES, IN_STOCK, ITEM_ID, PRICE), CurrentUser.HEIGHT (Users has AGE, "
+            "MEMBERSHIP, USER_ID)",
         ),
         (
             'EXCLUDE ItemID WHERE Items.DESCRIPTION IN ("x")',

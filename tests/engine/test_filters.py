@@ -397,7 +397,8 @@ def test_validate_names_every_field_the_dataset_group_lacks():
         InvalidInputError,
         match=re.escape(
             "filter expression uses fields that do not exist: "
-            "Items.COLOUR, Items.SIZE, CurrentUser.AGE (no Users dataset)"
+            "Items.COLOUR, Items.SIZE (Items has GENRES, ITEM_ID), "
+            "CurrentUser.AGE (no Users dataset)"
         ),
     ):
         expression.validate({"items": {"ITEM_ID", "GENRES"}})

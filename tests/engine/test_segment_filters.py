@@ -193,10 +193,11 @@ def test_validate_names_missing_users_fields_and_accepts_user_ids_without_users(
     expression = parse_filter('INCLUDE UserID WHERE Users.COLOUR IN ("x") AND Users.AGE > 3')
     with pytest.raises(
         InvalidInputError,
-        match=r"^filter expression uses fields that do not exist: Users.COLOUR$",
+        match=r"^filter expression uses fields that do not exist: Users.COLOUR \(Users has AGE, "
+        r"USER_ID\)$",
     ):
         expression.validate({"USERS": {"USER_ID": "categorical", "AGE": "numeric"}})
-    with pytest.raises(InvalidInputError, match=r"Users.AGE \(no Users dataset\)"):
+    with pytest.raises(InvalidInputError, match=r"Users.AGE, Users.COLOUR \(no Users dataset\)$"):
         expression.validate({"INTERACTIONS": {"EVENT_TYPE"}})
     parse_filter('INCLUDE UserID WHERE Users.USER_ID IN ("u1")').validate({"INTERACTIONS": {}})
 
