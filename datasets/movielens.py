@@ -142,7 +142,9 @@ def _read_u_item(path: Path, genres: list[str]) -> Iterator[tuple[str, str | Non
             item, title, release = fields[0], fields[1], fields[2]
             flags = fields[-len(genres) :]
             names = [name for name, flag in zip(genres, flags, strict=True) if flag == "1"]
-            year = _year(release[-4:]) or _year_from_title(title)
+            # The film's year is in its title; the release date is often the video's (Return
+            # of the Jedi (1983) has 14-Mar-1997), so it only stands in for a title without one.
+            year = _year_from_title(title) or _year(release[-4:])
             yield item, "|".join(names) or None, year, title
 
 

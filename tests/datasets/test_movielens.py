@@ -63,6 +63,7 @@ def test_ml_100k_items_have_genres_year_and_quoted_titles(ml_100k: dict[str, Pat
     assert items["ITEM_ID"] == ["ITEM_ID", "GENRES", "YEAR", "TITLE"]
     assert items["1"] == ["1", "Animation|Children's|Comedy", "1995", "Toy Story (1995)"]
     assert items["12"][3] == "Usual Suspects, The (1995)"
+    assert items["181"][2:] == ["1983", "Return of the Jedi (1983)"]  # released on video 1997
     assert items["267"] == ["267", "unknown", "", "unknown"]
 
 
