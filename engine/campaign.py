@@ -52,7 +52,7 @@ from engine.live_events import LiveHistories
 from engine.serving_data import ServingData, group_of
 from engine.serving_rules import Promotion, RecommendedItem, ScoredUsers, ServingRules
 from engine.store import DatasetGroup
-from engine.store.files import writer_lock
+from engine.store.files import fsync_directory, writer_lock
 from engine.store.store import check_name
 from engine.training import SolutionVersion, get_solution
 
@@ -64,6 +64,7 @@ __all__ = [
     "RecommendedItem",
     "Recommendations",
     "create_campaign",
+    "delete_campaign",
     "get_campaign",
     "list_campaigns",
     "update_campaign",
@@ -553,6 +554,27 @@ def get_campaign(group: DatasetGroup, name: str) -> Campaign:
 def list_campaigns(group: DatasetGroup) -> list[str]:
     """Names of the campaigns of ``group``."""
     return [record["name"] for record in campaign_records(group)]
+
+
+def delete_campaign(group: DatasetGroup, name: str) -> None:
+    """Delete campaign ``name`` of ``group``: its record goes, its versions stay.
+
+    The versions it served can then be deleted. A process that has the campaign open keeps
+    serving the version it loaded (and logs that its record is gone) until it closes it.
+
+    Raises
+    ------
+    NotFoundError
+        The group has no such campaign.
+    InUseError
+        Another writer is changing the group's campaigns.
+    """
+    with writer_lock(campaigns_root(group)):
+        path = record_path(group, name)
+        read_campaign_record(group, name)  # NotFoundError naming the campaign and group
+        path.unlink()
+        fsync_directory(path.parent)
+    logger.info("deleted campaign %s of dataset group %s", name, group.name)
 
 
 class Campaign(SwitchingCampaign[Deployment]):

@@ -1,7 +1,7 @@
 """The ``recengine`` commands for live data and the solution lifecycle.
 
 ``event-tracker create|describe``, ``event put|put-users|put-items``,
-``version create|list|describe|stop|delete`` and ``campaign update|describe``. They are
+``version create|list|describe|stop|delete`` and ``campaign update|describe|list|delete``. They are
 added to the parser of :mod:`engine.cli`, which prints what a handler returns.
 
 ``version create --background`` starts the training in a detached process of its own
@@ -37,7 +37,7 @@ def add_live_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def add_campaign_commands(campaigns: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``update`` and ``describe`` to the ``campaign`` subparsers."""
+    """Add ``update``, ``describe``, ``list`` and ``delete`` to the ``campaign`` subparsers."""
     update = campaigns.add_parser(
         "update", parents=[common], help="switch a campaign to another version"
     )
@@ -60,10 +60,17 @@ def add_campaign_commands(campaigns: Any, common: argparse.ArgumentParser) -> No
         help="stop following it and keep the version given (or served now)",
     )
     update.set_defaults(handler=_update_campaign)
-    describe = campaigns.add_parser("describe", parents=[common], help="a campaign's record")
-    describe.add_argument("group")
-    describe.add_argument("name")
-    describe.set_defaults(handler=_describe_campaign)
+    for action, help_text, handler in (
+        ("describe", "a campaign's record", _describe_campaign),
+        ("delete", "delete a campaign (its versions stay)", _delete_campaign),
+    ):
+        command = campaigns.add_parser(action, parents=[common], help=help_text)
+        command.add_argument("group")
+        command.add_argument("name")
+        command.set_defaults(handler=handler)
+    listing = campaigns.add_parser("list", parents=[common], help="the group's campaigns")
+    listing.add_argument("group")
+    listing.set_defaults(handler=_list_campaigns)
 
 
 def _add_tracker_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -243,12 +250,32 @@ def _update_campaign(args: argparse.Namespace) -> Any:
 
 
 def _describe_campaign(args: argparse.Namespace) -> Any:
-    from engine.campaign_records import read_campaign_record, served_version
+    from engine.campaign_records import read_campaign_record
 
     group = _group(args)
-    record = read_campaign_record(group, args.name)
+    return _with_serving(group, read_campaign_record(group, args.name))
+
+
+def _with_serving(group: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's record and the version it serves now."""
+    from engine.campaign_records import served_version
+
     served = served_version(group, record)
     return record | {"serving": {"solution": record["solution"], "version_id": served.version_id}}
+
+
+def _list_campaigns(args: argparse.Namespace) -> Any:
+    from engine.campaign_records import campaign_records
+
+    group = _group(args)
+    return {"campaigns": [_with_serving(group, record) for record in campaign_records(group)]}
+
+
+def _delete_campaign(args: argparse.Namespace) -> Any:
+    from engine.campaign import delete_campaign
+
+    delete_campaign(_group(args), args.name)
+    return {"deleted": args.name}
 
 
 def _start_worker(args: argparse.Namespace) -> Any:

@@ -85,6 +85,22 @@ def test_versions_and_campaign_updates_from_the_command_line(capsys, home):
     assert "v2 is ACTIVE; only a version in CREATE PENDING or CREATE IN_PROGRESS" in err
 
 
+def test_campaigns_are_listed_and_deleted_from_the_command_line(capsys, home):
+    listed = run(capsys, home, "campaign", "list", "g")[1]["campaigns"]
+    assert [(c["name"], c["serving"]) for c in listed] == [
+        ("home", {"solution": "als", "version_id": "v1"})
+    ]
+    status, _, err = run(capsys, home, "version", "delete", "g", "als", "v1")
+    assert (status, "campaign 'home' serves als/v1" in err) == (1, True)
+
+    assert run(capsys, home, "campaign", "delete", "g", "home")[1] == {"deleted": "home"}
+    assert run(capsys, home, "campaign", "list", "g")[1] == {"campaigns": []}
+    assert run(capsys, home, "version", "delete", "g", "als", "v1")[1] == {"deleted": "v1"}
+    status, _, err = run(capsys, home, "campaign", "delete", "g", "home")
+    assert status == 1
+    assert "campaign 'home' does not exist in dataset group 'g'" in err
+
+
 def test_a_background_version_is_created_and_trains_in_its_own_process(capsys, home):
     started = run(capsys, home, "version", "create", "g", "als", "--background")[1]
     assert (started["version_id"], started["status"]) == ("v2", "CREATE PENDING")
