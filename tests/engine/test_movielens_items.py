@@ -99,7 +99,7 @@ def test_content_based_recommends_films_with_no_ratings_to_the_users_who_rate_th
     users = campaign.user_ids()
     tops = [{item.item_id for item in campaign.get_recommendations(u, 10).items} for u in users]
     with_cold = sum(bool(top & cold) for top in tops)
-    # Measured: 79 of 943 users get one of the 50 unrated films in their top 10.
+    # Measured: 75 of 943 users get one of the 50 unrated films in their top 10.
     assert with_cold >= 50
 
     # Among the unrated films, those a user did rate later score above the others.
@@ -114,6 +114,6 @@ def test_content_based_recommends_films_with_no_ratings_to_the_users_who_rate_th
         if rated.any() and not rated.all():
             above = scores[rated][:, None] - scores[~rated][None, :]
             areas.append(np.mean(above > 0) + 0.5 * np.mean(above == 0))
-    # Measured: mean AUC 0.743 over 846 users (0.5 would be chance).
+    # Measured: mean AUC 0.745 over 846 users (0.5 would be chance).
     assert len(areas) > 800
     assert np.mean(areas) > 0.68
