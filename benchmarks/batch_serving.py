@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import scipy.sparse as sp
 
-from benchmarks.measure import PeakMemory, median_seconds, percentile, time_call
+from benchmarks.measure import PeakMemory, median_seconds, percentile, time_call, turn_latencies
 from benchmarks.report import Result, Row
 from benchmarks.serving import implicit_twin, synthetic_campaign
 from engine.batch import run_batch_inference
@@ -225,7 +224,7 @@ def _latency(
         "implicit": lambda u: twin.recommend(u, seen[u], N=TOP),
         "implicit filtered": lambda u: twin.recommend(u, seen[u], N=TOP, filter_items=left_out),
     }
-    timings = _one_blas_thread(lambda: _latencies(scorers, sample))
+    timings = _one_blas_thread(lambda: turn_latencies(scorers, sample))
     into.details["single_request_ms"] = {
         label: {"median": median_seconds(t) * 1e3, "p99": percentile(t, 0.99) * 1e3}
         for label, t in timings.items()
@@ -247,17 +246,3 @@ def _latency(
                     f"{sample.size} requests",
                 )
             )
-
-
-def _latencies(
-    scorers: dict[str, Callable[[int], Any]], users: np.ndarray
-) -> dict[str, list[float]]:
-    """Seconds of each scorer for each user, taking turns so that load changes hit all alike."""
-    for user in users[:50]:  # warm up: page in the factors, read Items, fill the mask cache
-        for scorer in scorers.values():
-            scorer(int(user))
-    timings: dict[str, list[float]] = {label: [] for label in scorers}
-    for user in users.tolist():
-        for label, scorer in scorers.items():
-            timings[label].append(time_call(partial(scorer, user))[0])
-    return timings

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import median_seconds, percentile, time_call
+from benchmarks.measure import median_seconds, percentile, time_call, turn_latencies
 from benchmarks.movielens import find_movielens
 from benchmarks.report import Result, Row
 from datasets.movielens import convert_movielens
@@ -50,6 +50,7 @@ TITLE = "hybrid top-25 from the artifact (numpy) vs LightFM.predict on the same 
 TOP = 25
 BLOCK = 100
 TARGET_RATIO = 10.0
+RUN = 25  # users a side serves before the other side's turn
 
 
 def run(quick: bool) -> Result:
@@ -253,21 +254,26 @@ def _single_user(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Resul
             lambda u: top(twin.scores(np.array([u])), u),
         ),
     }
-    into.details["single_user_ms"] = {}
-    for measure, (ours, theirs) in pairs.items():
-        for scorer in (ours, theirs):  # warm up caches and page in the memory maps
-            for user in users[:20]:
-                scorer(int(user))
-        timings = {"ours": _latencies(ours, users), "lightfm": _latencies(theirs, users)}
-        into.details["single_user_ms"][measure] = {
-            name: {"median": median_seconds(t) * 1e3, "p99": percentile(t, 0.99) * 1e3}
-            for name, t in timings.items()
+    scorers = {
+        (measure, side): scorer
+        for measure, pair in pairs.items()
+        for side, scorer in zip(("ours", "lightfm"), pair, strict=True)
+    }
+    timings = turn_latencies(scorers, users, warm_up=20, run=RUN)
+    into.details["single_user_ms"] = {
+        measure: {
+            side: {
+                "median": median_seconds(timings[measure, side]) * 1e3,
+                "p99": percentile(timings[measure, side], 0.99) * 1e3,
+            }
+            for side in ("ours", "lightfm")
         }
+        for measure in pairs
+    }
+    for measure in pairs:
         for label, share in (("median", 0.5), ("p99", 0.99)):
-            mine, reference = (
-                percentile(timings["ours"], share),
-                percentile(timings["lightfm"], share),
-            )
+            mine = percentile(timings[measure, "ours"], share)
+            reference = percentile(timings[measure, "lightfm"], share)
             into.rows.append(
                 Row(
                     f"one user, {measure}, {label}",
@@ -284,10 +290,6 @@ def _without_seen(scores: np.ndarray, seen: sp.csr_matrix, user: int) -> np.ndar
     copy = np.array(scores, dtype=np.float32)
     copy[seen.indices[seen.indptr[user] : seen.indptr[user + 1]]] = -np.inf
     return copy
-
-
-def _latencies(scorer: Any, users: np.ndarray) -> list[float]:
-    return [time_call(lambda u=int(user): scorer(u))[0] for user in users]
 
 
 def _batch(campaign: Campaign, twin: _Twin, users: np.ndarray, into: Result) -> None:

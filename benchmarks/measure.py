@@ -5,11 +5,19 @@ from __future__ import annotations
 import resource
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PeakMemory", "median_seconds", "percentile", "time_call", "time_runs"]
+__all__ = [
+    "PeakMemory",
+    "median_seconds",
+    "percentile",
+    "time_call",
+    "time_runs",
+    "turn_latencies",
+]
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -38,6 +46,32 @@ def time_runs(function: Callable[[], Any], runs: int) -> list[float]:
         One duration per call, in call order.
     """
     return [time_call(function)[0] for _ in range(runs)]
+
+
+def turn_latencies(
+    scorers: Mapping[str, Callable[[int], Any]],
+    users: Iterable[int],
+    warm_up: int = 50,
+    run: int = 1,
+) -> dict[str, list[float]]:
+    """Seconds of each scorer for each user, the scorers taking turns every ``run`` users.
+
+    On a shared machine the load changes over a series; taking turns puts each change on
+    every scorer alike, so the ratios of their medians hold. A ``run`` of several users keeps
+    a scorer's own data in the CPU caches between its calls, as in a process that serves one
+    kind of request. The first ``warm_up`` users are called once by every scorer first,
+    untimed (page in memory maps, fill caches).
+    """
+    users = [int(user) for user in users]
+    for user in users[:warm_up]:
+        for scorer in scorers.values():
+            scorer(user)
+    timings: dict[str, list[float]] = {label: [] for label in scorers}
+    for start in range(0, len(users), run):
+        for label, scorer in scorers.items():
+            for user in users[start : start + run]:
+                timings[label].append(time_call(partial(scorer, user))[0])
+    return timings
 
 
 def median_seconds(durations: list[float]) -> float:

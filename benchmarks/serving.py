@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from benchmarks.measure import median_seconds, percentile, time_call
+from benchmarks.measure import median_seconds, percentile, time_call, turn_latencies
 from benchmarks.report import Result, Row
 from benchmarks.synthetic import INTERACTIONS_SCHEMA, skewed_interactions, write_csv
 from engine.campaign import Campaign, create_campaign
@@ -49,6 +49,7 @@ __all__ = ["NAME", "implicit_twin", "numpy_bound", "run", "synthetic_campaign"]
 NAME = "serving"
 TITLE = "get_recommendations vs implicit recommend and the numpy bound"
 TOP = 25
+RUN = 25  # users a scorer serves before the next scorer's turn
 BLOCK = 1000
 EVENTS_PER_USER = 20
 REFERENCES = ("implicit", "numpy top 25", "matrix product")
@@ -154,10 +155,7 @@ def _scorers(campaign: Campaign, reference: Any, seen: sp.csr_matrix) -> tuple[S
 
 
 def _single_user(scorers: Scorers, users: np.ndarray, into: Result) -> None:
-    for scorer in scorers.values():  # warm up caches and page in the memory maps
-        for user in users[:50]:
-            scorer(int(user))
-    timings = {name: _latencies(scorer, users) for name, scorer in scorers.items()}
+    timings = turn_latencies(scorers, users, run=RUN)
     into.details["single_user_ms"] = {
         name: {"median": median_seconds(t) * 1e3, "p99": percentile(t, 0.99) * 1e3}
         for name, t in timings.items()
@@ -177,10 +175,6 @@ def _single_user(scorers: Scorers, users: np.ndarray, into: Result) -> None:
                     f"{users.size} calls",
                 )
             )
-
-
-def _latencies(scorer: Any, users: np.ndarray) -> list[float]:
-    return [time_call(lambda u=int(user): scorer(u))[0] for user in users]
 
 
 def _batch(scorers: Scorers, users: np.ndarray, into: Result) -> None:
