@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli_live import add_campaign_commands, add_live_commands
-from engine.errors import RecengineError, SchemaError
+from engine.errors import AlreadyExistsError, RecengineError, SchemaError
 from engine.text_output import render
 
 __all__ = ["main"]
@@ -415,7 +415,10 @@ def _create_dataset(args: argparse.Namespace) -> Any:
 def _import(args: argparse.Namespace) -> Any:
     group = _store(args).dataset_group(args.group)
     if args.schema is not None:
-        group.create_dataset(args.type, args.schema)
+        try:
+            group.create_dataset(args.type, args.schema)
+        except AlreadyExistsError as error:
+            raise AlreadyExistsError(f"{error}; to import into it, leave out --schema") from None
     importer = group.import_avro if args.file.suffix == ".avro" else group.import_csv
     job = importer(args.type, args.file, mode=args.mode, show_progress=_progress(args))
     return job.describe() if hasattr(job, "describe") else vars(job)
@@ -654,19 +657,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
     except RecengineError as error:
         return _report_error(error, as_json)
+    failure = _batch_failure(args.command, result)
+    if failure is not None:
+        print(f"recengine: {failure}", file=sys.stderr)
+        result = {**result, "error": "BatchJobFailed", "message": failure}
     _print_result(result, as_json, args.command)
-    return _exit_status(args.command, result)
+    return 0 if failure is None else 1
 
 
-def _exit_status(command: str, result: Any) -> int:
-    """0, or 1 for a batch job of which every line is an error line (it produced nothing)."""
+def _batch_failure(command: str, result: Any) -> str | None:
+    """Why a batch job failed: every line of it is an error line (it produced nothing)."""
     if command.startswith("batch-") and 0 < result["num_lines"] == result["num_errors"]:
-        print(
-            f"recengine: every line of {result['input']} is an error line; see {result['output']}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+        return f"every line of {result['input']} is an error line; see {result['output']}"
+    return None
 
 
 if __name__ == "__main__":

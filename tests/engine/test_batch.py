@@ -298,6 +298,9 @@ def test_a_batch_command_whose_every_line_fails_exits_1(served, tmp_path, capsys
         f"recengine: every line of {source} is an error line; see {source}.out\n"
     )
     assert len(read_lines(tmp_path / "bad.jsonl.out")) == 2
+    assert main(["--json", *job.split()]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["num_errors"], summary["error"]) == (2, "BatchJobFailed")
 
     mixed = write_lines(tmp_path / "mixed.jsonl", [{"itemId": "nope"}, {"itemId": "i2-05"}])
     assert main([*job.split()[:-1], str(mixed)]) == 0

@@ -127,6 +127,11 @@ def test_similar_items_and_rank_run_from_the_command_line(capsys, tmp_path):
     for step in steps:
         status, _, err = run(capsys, "--quiet", "--home", home, *step)
         assert status == 0, err
+    status, _, err = run(capsys, "--quiet", "--home", home, *steps[1])  # --schema once more
+    assert status == 1
+    assert err.endswith(
+        "a group holds one dataset of each type; to import into it, leave out --schema\n"
+    )
 
     query = ["--json", "--home", home, "similar-items", "g", "related", "--item-id", "i1-03"]
     status, out, _ = run(capsys, *query, "-n", "4")
