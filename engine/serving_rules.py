@@ -507,18 +507,22 @@ def top_n_row(scores: np.ndarray, count: int) -> np.ndarray:
     row = np.asarray(scores)
     groups = max(_GROUPS, 4 * count)
     if count <= 0 or row.ndim != 1 or row.size < 2 * groups or row.dtype.kind != "f":
-        indices = top_n_rows(row.reshape(1, -1), count)[0][0]
-        return indices[indices >= 0]
+        return _top_of_one_row(row, count)
     # Each group's maximum; the count-th largest of them bounds the count-th best score from
     # below, unless a group holds no finite score (then the general path sorts it out).
     maxima = row[: row.size - row.size % groups].reshape(-1, groups).max(axis=0)
     if not np.isfinite(maxima).all():
-        indices = top_n_rows(row.reshape(1, -1), count)[0][0]
-        return indices[indices >= 0]
+        return _top_of_one_row(row, count)
     bound = np.partition(maxima, groups - count)[groups - count]
     candidates = np.flatnonzero(row >= bound)
     order = np.lexsort((candidates, -row[candidates]))[:count]
     return candidates[order]
+
+
+def _top_of_one_row(row: np.ndarray, count: int) -> np.ndarray:
+    """:func:`top_n_rows` on one row, without its padding."""
+    indices = top_n_rows(row.reshape(1, -1), count)[0][0]
+    return indices[indices >= 0]
 
 
 def top_n_rows(scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
